@@ -1,0 +1,111 @@
+package verify
+
+import (
+	"crypto/sha256"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// tokenHash keys the verified-token cache: tokens themselves are never kept.
+type tokenHash [sha256.Size]byte
+
+func hashToken(token string) tokenHash {
+	// The token is only read: hash its bytes in place instead of copying.
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
+}
+
+// cacheEntry is a verified token: its claims, the key that verified it and
+// the moment it expires (exp plus leeway).
+type cacheEntry struct {
+	claims  *Claims
+	key     *rsaKey
+	expires time.Time
+}
+
+const cacheShards = 64
+
+// tokenCache is a bounded, sharded map of verified tokens. When a shard is
+// full, an insert first drops an expired entry among a few it looks at, and
+// otherwise an arbitrary one (Go's map order is random), which bounds memory
+// at a constant cost per insert.
+type tokenCache struct {
+	perShard int
+	shards   [cacheShards]cacheShard
+}
+
+type cacheShard struct {
+	mu sync.RWMutex
+	m  map[tokenHash]cacheEntry
+	_  [40]byte // keep shards on separate cache lines
+}
+
+func newTokenCache(size int) *tokenCache {
+	if size <= 0 {
+		return nil
+	}
+	c := &tokenCache{perShard: max(1, (size+cacheShards-1)/cacheShards)}
+	for i := range c.shards {
+		c.shards[i].m = make(map[tokenHash]cacheEntry)
+	}
+	return c
+}
+
+func (c *tokenCache) shard(h tokenHash) *cacheShard { return &c.shards[h[0]%cacheShards] }
+
+func (c *tokenCache) get(h tokenHash) (cacheEntry, bool) {
+	s := c.shard(h)
+	s.mu.RLock()
+	e, ok := s.m[h]
+	s.mu.RUnlock()
+	return e, ok
+}
+
+func (c *tokenCache) put(h tokenHash, e cacheEntry, now time.Time) {
+	s := c.shard(h)
+	s.mu.Lock()
+	if _, ok := s.m[h]; !ok && len(s.m) >= c.perShard {
+		s.evictOne(now)
+	}
+	s.m[h] = e
+	s.mu.Unlock()
+}
+
+// evictOne removes one entry, preferring an expired one. Called with mu held.
+func (s *cacheShard) evictOne(now time.Time) {
+	const look = 8
+	n := 0
+	var victim tokenHash
+	for h, e := range s.m {
+		if !now.Before(e.expires) || e.key.retired.Load() {
+			delete(s.m, h)
+			return
+		}
+		if n == 0 {
+			victim = h
+		}
+		if n++; n >= look {
+			break
+		}
+	}
+	delete(s.m, victim)
+}
+
+func (c *tokenCache) remove(h tokenHash) {
+	s := c.shard(h)
+	s.mu.Lock()
+	delete(s.m, h)
+	s.mu.Unlock()
+}
+
+// len returns the number of entries, for tests and metrics.
+func (c *tokenCache) len() int {
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		n += len(s.m)
+		s.mu.RUnlock()
+	}
+	return n
+}
