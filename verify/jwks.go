@@ -239,4 +239,3 @@ func (r *remoteKeys) status() KeysStatus {
 	}
 	return st
 }
-
