@@ -1,28 +1,28 @@
 package verify
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"io"
-	"strings"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
-// checkJSONObject reports whether b is exactly one JSON object in which no
-// object, at any depth, repeats a member name. Names are compared after case
-// folding, because encoding/json matches struct fields without regard to
-// case: {"sub":"a","SUB":"b"} must not pick one of the two silently.
+// checkJSONObject reports whether b is exactly one JSON object (RFC 8259,
+// valid UTF-8) in which no object, at any depth, repeats a member name.
+// Names are compared as encoding/json matches struct fields, after case
+// folding, so that {"sub":"a","SUB":"b"} cannot pick one of the two
+// silently. It allocates only for names with escapes or non-ASCII letters,
+// and its cost is linear in the input.
 func checkJSONObject(b []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil || tok != json.Delim('{') {
+	s := jsonScanner{b: b}
+	s.ws()
+	if s.i >= len(b) || b[s.i] != '{' {
 		return invalid("bad_json")
 	}
-	if err := checkObject(dec, 1); err != nil {
+	if err := s.value(0); err != nil {
 		return err
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	s.ws()
+	if s.i != len(b) {
 		return invalid("bad_json")
 	}
 	return nil
@@ -30,58 +30,353 @@ func checkJSONObject(b []byte) error {
 
 const maxJSONDepth = 32
 
-// checkObject reads the members of an object whose '{' was read.
-func checkObject(dec *json.Decoder, depth int) error {
-	seen := make(map[string]struct{}, 16)
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return invalid("bad_json")
-		}
-		if tok == json.Delim('}') {
-			return nil
-		}
-		name, ok := tok.(string)
-		if !ok {
-			return invalid("bad_json")
-		}
-		key := strings.ToLower(name)
-		if _, dup := seen[key]; dup {
-			return invalid("duplicate_member")
-		}
-		seen[key] = struct{}{}
-		if err := checkValue(dec, depth); err != nil {
-			return err
+var errBadJSON = invalid("bad_json")
+
+type jsonScanner struct {
+	b []byte
+	i int
+}
+
+func (s *jsonScanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
 		}
 	}
 }
 
-// checkValue reads one value.
-func checkValue(dec *json.Decoder, depth int) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return invalid("bad_json")
+func (s *jsonScanner) value(depth int) error {
+	if s.i >= len(s.b) {
+		return errBadJSON
 	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return nil
+	switch c := s.b[s.i]; {
+	case c == '{':
+		if depth >= maxJSONDepth {
+			return errBadJSON
+		}
+		return s.object(depth + 1)
+	case c == '[':
+		if depth >= maxJSONDepth {
+			return errBadJSON
+		}
+		return s.array(depth + 1)
+	case c == '"':
+		_, _, err := s.str()
+		return err
+	case c == 't':
+		return s.lit("true")
+	case c == 'f':
+		return s.lit("false")
+	case c == 'n':
+		return s.lit("null")
+	case c == '-' || c >= '0' && c <= '9':
+		return s.number()
 	}
-	if depth >= maxJSONDepth {
-		return invalid("bad_json")
+	return errBadJSON
+}
+
+func (s *jsonScanner) lit(word string) error {
+	if len(s.b)-s.i < len(word) || string(s.b[s.i:s.i+len(word)]) != word {
+		return errBadJSON
 	}
-	switch d {
-	case '{':
-		return checkObject(dec, depth+1)
-	case '[':
-		for dec.More() {
-			if err := checkValue(dec, depth+1); err != nil {
-				return err
+	s.i += len(word)
+	return nil
+}
+
+func (s *jsonScanner) digits() int {
+	n := 0
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		s.i++
+		n++
+	}
+	return n
+}
+
+func (s *jsonScanner) number() error {
+	if s.b[s.i] == '-' {
+		s.i++
+	}
+	if s.i < len(s.b) && s.b[s.i] == '0' {
+		s.i++
+	} else if s.digits() == 0 {
+		return errBadJSON
+	}
+	if s.i < len(s.b) && s.b[s.i] == '.' {
+		s.i++
+		if s.digits() == 0 {
+			return errBadJSON
+		}
+	}
+	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		s.i++
+		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
+			s.i++
+		}
+		if s.digits() == 0 {
+			return errBadJSON
+		}
+	}
+	return nil
+}
+
+// str scans a string and returns its raw content (between the quotes) and
+// whether that content is plain: ASCII with no escapes.
+func (s *jsonScanner) str() (raw []byte, plain bool, err error) {
+	s.i++ // opening quote
+	start := s.i
+	plain = true
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			raw = s.b[start:s.i]
+			s.i++
+			return raw, plain, nil
+		case c < 0x20:
+			return nil, false, errBadJSON
+		case c == '\\':
+			plain = false
+			s.i++
+			if s.i >= len(s.b) {
+				return nil, false, errBadJSON
 			}
+			switch s.b[s.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.i++
+			case 'u':
+				if len(s.b)-s.i < 5 || !isHex4(s.b[s.i+1:s.i+5]) {
+					return nil, false, errBadJSON
+				}
+				s.i += 5
+			default:
+				return nil, false, errBadJSON
+			}
+		case c >= utf8.RuneSelf:
+			plain = false
+			r, n := utf8.DecodeRune(s.b[s.i:])
+			if r == utf8.RuneError && n <= 1 {
+				return nil, false, errBadJSON
+			}
+			s.i += n
+		default:
+			s.i++
 		}
-		if tok, err := dec.Token(); err != nil || tok != json.Delim(']') {
-			return invalid("bad_json")
+	}
+	return nil, false, errBadJSON
+}
+
+func isHex4(b []byte) bool {
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
 		}
+	}
+	return true
+}
+
+func (s *jsonScanner) array(depth int) error {
+	s.i++
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == ']' {
+		s.i++
 		return nil
 	}
-	return invalid("bad_json")
+	for {
+		s.ws()
+		if err := s.value(depth); err != nil {
+			return err
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return errBadJSON
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return nil
+		default:
+			return errBadJSON
+		}
+	}
+}
+
+// memberName is a name seen in one object: plain names are compared in
+// place, others through their decoded, folded form.
+type memberName struct {
+	raw    []byte
+	folded string // set when the name is not plain
+}
+
+// smallObject is how many names are compared pairwise before a map is used,
+// so that an object of many members costs linear time, not quadratic.
+const smallObject = 16
+
+func (s *jsonScanner) object(depth int) error {
+	s.i++
+	var small [smallObject]memberName
+	names := small[:0]
+	var seen map[string]struct{}
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == '}' {
+		s.i++
+		return nil
+	}
+	for {
+		s.ws()
+		if s.i >= len(s.b) || s.b[s.i] != '"' {
+			return errBadJSON
+		}
+		raw, plain, err := s.str()
+		if err != nil {
+			return err
+		}
+		n := memberName{raw: raw}
+		if !plain {
+			n.folded = foldName(decodeJSONString(raw))
+		}
+		if seen == nil && len(names) < smallObject {
+			for _, o := range names {
+				if sameName(o, n) {
+					return invalid("duplicate_member")
+				}
+			}
+			names = append(names, n)
+		} else {
+			if seen == nil {
+				seen = make(map[string]struct{}, 2*smallObject)
+				for _, o := range names {
+					seen[keyOf(o)] = struct{}{}
+				}
+			}
+			k := keyOf(n)
+			if _, dup := seen[k]; dup {
+				return invalid("duplicate_member")
+			}
+			seen[k] = struct{}{}
+		}
+		s.ws()
+		if s.i >= len(s.b) || s.b[s.i] != ':' {
+			return errBadJSON
+		}
+		s.i++
+		s.ws()
+		if err := s.value(depth); err != nil {
+			return err
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return errBadJSON
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return nil
+		default:
+			return errBadJSON
+		}
+	}
+}
+
+func keyOf(n memberName) string {
+	if n.folded != "" || len(n.raw) == 0 {
+		return n.folded
+	}
+	return foldName(string(n.raw))
+}
+
+func sameName(a, b memberName) bool {
+	if a.folded == "" && b.folded == "" {
+		return asciiEqualFold(a.raw, b.raw)
+	}
+	return keyOf(a) == keyOf(b)
+}
+
+func asciiEqualFold(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if 'a' <= x && x <= 'z' {
+			x -= 'a' - 'A'
+		}
+		if 'a' <= y && y <= 'z' {
+			y -= 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// foldName folds a name the way encoding/json matches field names.
+func foldName(s string) string {
+	out := make([]byte, 0, len(s))
+	for _, r := range s {
+		out = utf8.AppendRune(out, unicode.ToUpper(unicode.ToLower(r)))
+	}
+	return string(out)
+}
+
+// decodeJSONString decodes the content of a string the scanner accepted.
+func decodeJSONString(raw []byte) string {
+	out := make([]byte, 0, len(raw))
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		i++
+		switch raw[i] {
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r := rune(hexVal(raw[i+1:i+5]))
+			i += 4
+			if utf16.IsSurrogate(r) && i+6 < len(raw) && raw[i+1] == '\\' && raw[i+2] == 'u' {
+				r2 := rune(hexVal(raw[i+3 : i+7]))
+				if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+					r = dec
+					i += 6
+				}
+			}
+			out = utf8.AppendRune(out, r)
+		default: // '"', '\\', '/'
+			out = append(out, raw[i])
+		}
+	}
+	return string(out)
+}
+
+func hexVal(b []byte) int {
+	v := 0
+	for _, c := range b {
+		v <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			v |= int(c - '0')
+		case c >= 'a' && c <= 'f':
+			v |= int(c-'a') + 10
+		default:
+			v |= int(c-'A') + 10
+		}
+	}
+	return v
 }
