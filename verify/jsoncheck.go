@@ -348,7 +348,7 @@ func decodeJSONString(raw []byte) string {
 		case 't':
 			out = append(out, '\t')
 		case 'u':
-			r := rune(hexVal(raw[i+1:i+5]))
+			r := rune(hexVal(raw[i+1 : i+5]))
 			i += 4
 			if utf16.IsSurrogate(r) && i+6 < len(raw) && raw[i+1] == '\\' && raw[i+2] == 'u' {
 				r2 := rune(hexVal(raw[i+3 : i+7]))
