@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/clerkgate/clerkgate/clerkemu"
+)
+
+// shutdownTimeout bounds the graceful shutdown of a server once the
+// context is cancelled.
+const shutdownTimeout = 10 * time.Second
+
+// emulatorConfig is the configuration of "clerkgate emulator", built and
+// validated before anything starts.
+type emulatorConfig struct {
+	Addr          string
+	SecretKey     string // empty: the emulator generates one
+	Issuer        string // empty: the emulator's default
+	Seed          string
+	WebhookURL    string
+	WebhookSecret string
+	Log           logConfig
+}
+
+// parseEmulatorConfig reads the flags and the environment. helped reports
+// that -h was given and the usage printed.
+func parseEmulatorConfig(args []string, getenv func(string) string, stdout io.Writer) (cfg emulatorConfig, helped bool, err error) {
+	fs := newFlagSet("emulator", "[flags]",
+		"Runs a local Clerk emulator: a Backend API subset under /v1, JWKS and session\n"+
+			"tokens, with all state in memory. When it listens it prints KEY=value lines\n"+
+			"on standard output that a shell can source: CLERK_API_URL, CLERK_SECRET_KEY,\n"+
+			"CLERK_JWT_KEY and CLERK_ISSUER. Logs go to standard error (LOG_LEVEL,\n"+
+			"LOG_FORMAT).")
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8081", "listen `address` (port 0 picks a free port)")
+	fs.StringVar(&cfg.SecretKey, "secret-key", "", "Backend API secret `key` sk_... (default $CLERK_SECRET_KEY, else generated)")
+	fs.StringVar(&cfg.Issuer, "issuer", "", "`iss` of the session tokens (default the emulator's https://clerk.<name>.emulator style issuer)")
+	fs.StringVar(&cfg.Seed, "seed", "", "YAML or JSON `file` of users and organizations to load (not available yet)")
+	fs.StringVar(&cfg.WebhookURL, "webhook-url", "", "`URL` to send Svix-signed webhooks to (not available yet)")
+	fs.StringVar(&cfg.WebhookSecret, "webhook-secret", "", "whsec_... `secret` that signs the webhooks (not available yet)")
+	if helped, err := parseFlags(fs, args, stdout); helped || err != nil {
+		return cfg, helped, err
+	}
+
+	var errs []error
+	if cfg.SecretKey == "" {
+		cfg.SecretKey = strings.TrimSpace(getenv("CLERK_SECRET_KEY"))
+	}
+	if cfg.SecretKey != "" && !strings.HasPrefix(cfg.SecretKey, "sk_") {
+		errs = append(errs, errors.New("--secret-key (or CLERK_SECRET_KEY): must start with sk_"))
+	}
+	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("--addr: %q is not host:port", cfg.Addr))
+	}
+	if cfg.Issuer != "" {
+		if u, err := url.Parse(cfg.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--issuer: %q is not an http(s) URL", cfg.Issuer))
+		}
+	}
+	for _, f := range []struct{ name, value string }{
+		{"--seed", cfg.Seed}, {"--webhook-url", cfg.WebhookURL}, {"--webhook-secret", cfg.WebhookSecret},
+	} {
+		if f.value != "" {
+			errs = append(errs, fmt.Errorf("%s is not available yet", f.name))
+		}
+	}
+	var logErrs []error
+	cfg.Log, logErrs = parseLogConfig(getenv)
+	errs = append(errs, logErrs...)
+	return cfg, false, joinErrors("emulator", errs)
+}
+
+// runEmulator runs the Clerk emulator until ctx is cancelled.
+func runEmulator(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cfg, helped, err := parseEmulatorConfig(args, getenv, stdout)
+	if helped || err != nil {
+		return err
+	}
+	logger := newLogger(stderr, cfg.Log)
+
+	emu, err := clerkemu.New(clerkemu.Options{
+		SecretKey: cfg.SecretKey,
+		Issuer:    cfg.Issuer,
+		Logger:    logger,
+	})
+	if err != nil {
+		return fmt.Errorf("emulator: %w", err)
+	}
+	jwtKey, err := pemBody(emu.PublicKeyPEM())
+	if err != nil {
+		return fmt.Errorf("emulator: public key: %w", err)
+	}
+
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("emulator: %w", err)
+	}
+	apiURL := baseURL(ln.Addr())
+	srv := &http.Server{
+		Handler:           emu,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	keySource := "flag or CLERK_SECRET_KEY"
+	if cfg.SecretKey == "" {
+		keySource = "generated"
+	}
+	logger.Info("emulator listening",
+		slog.String("api_url", apiURL),
+		slog.String("issuer", emu.Issuer()),
+		slog.String("kid", emu.KeyID()),
+		slog.Any("secret_key", secret(emu.SecretKey())),
+		slog.String("secret_key_source", keySource))
+
+	_, err = fmt.Fprintf(stdout, "CLERK_API_URL=%s\nCLERK_SECRET_KEY=%s\nCLERK_JWT_KEY=%s\nCLERK_ISSUER=%s\n",
+		apiURL, emu.SecretKey(), jwtKey, emu.Issuer())
+	if err != nil {
+		_ = srv.Close()
+		<-serveErr
+		return fmt.Errorf("emulator: writing the ready lines: %w", err)
+	}
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("emulator: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("emulator shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		_ = srv.Close()
+		<-serveErr
+		return fmt.Errorf("emulator: shutdown: %w", err)
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("emulator: %w", err)
+	}
+	logger.Info("emulator stopped")
+	return nil
+}
+
+// pemBody returns the base64 body of a PEM block on one line, without the
+// BEGIN and END lines: the form CLERK_JWT_KEY accepts in an env file.
+func pemBody(pemText string) (string, error) {
+	block, _ := pem.Decode([]byte(pemText))
+	if block == nil {
+		return "", errors.New("not PEM")
+	}
+	return base64.StdEncoding.EncodeToString(block.Bytes), nil
+}
+
+// baseURL is the URL a client on this machine uses to reach a listener:
+// an unspecified address (":8081", "0.0.0.0:8081") is reached on loopback.
+func baseURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1" // Go listens dual-stack on "::", so IPv4 loopback works for both
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// logConfig is the logging part of the configuration (SPEC §2).
+type logConfig struct {
+	Level  slog.Level
+	Format string // "json" or "text"
+}
+
+// parseLogConfig reads LOG_LEVEL and LOG_FORMAT. Every problem is returned,
+// each naming its variable.
+func parseLogConfig(getenv func(string) string) (logConfig, []error) {
+	cfg := logConfig{Level: slog.LevelInfo, Format: "json"}
+	var errs []error
+	switch v := strings.ToLower(strings.TrimSpace(getenv("LOG_LEVEL"))); v {
+	case "", "info":
+	case "debug":
+		cfg.Level = slog.LevelDebug
+	case "warn", "warning":
+		cfg.Level = slog.LevelWarn
+	case "error":
+		cfg.Level = slog.LevelError
+	default:
+		errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not one of debug, info, warn, error", v))
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv("LOG_FORMAT"))); v {
+	case "", "json":
+	case "text":
+		cfg.Format = "text"
+	default:
+		errs = append(errs, fmt.Errorf("LOG_FORMAT: %q is not one of json, text", v))
+	}
+	return cfg, errs
+}
+
+// newLogger returns the process logger, writing to w.
+func newLogger(w io.Writer, cfg logConfig) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.Level}
+	if cfg.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// secret is a string that never reaches a log line: slog shows it masked.
+type secret string
+
+// LogValue implements slog.LogValuer. It keeps the key's prefix (sk_test_,
+// whsec_) so that an operator can tell which kind of key was configured.
+func (s secret) LogValue() slog.Value {
+	if s == "" {
+		return slog.StringValue("")
+	}
+	for _, prefix := range []string{"sk_test_", "sk_live_", "sk_", "whsec_"} {
+		if strings.HasPrefix(string(s), prefix) {
+			return slog.StringValue(prefix + "****")
+		}
+	}
+	return slog.StringValue("****")
+}
+
+// joinErrors turns a list of configuration problems into one error of one
+// line, so that they are all reported at once.
+func joinErrors(prefix string, errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(errs))
+	for i, err := range errs {
+		msgs[i] = err.Error()
+	}
+	return fmt.Errorf("%s: %s", prefix, strings.Join(msgs, "; "))
+}
