@@ -1,0 +1,100 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/clerkgate/clerkgate/internal/identity"
+)
+
+// meResponse is the wire shape of GET /auth/me (SPEC §3).
+type meResponse struct {
+	ID             *string    `json:"id"`
+	ClerkUserID    string     `json:"clerk_user_id"`
+	Email          string     `json:"email"`
+	FirstName      string     `json:"first_name"`
+	LastName       string     `json:"last_name"`
+	ImageURL       string     `json:"image_url"`
+	Role           string     `json:"role"`
+	Permissions    []string   `json:"permissions"`
+	SessionID      string     `json:"session_id"`
+	Org            *meOrg     `json:"org"`
+	Actor          *meActor   `json:"actor,omitempty"`
+	ProfilePending bool       `json:"profile_pending"`
+	CreatedAt      *time.Time `json:"created_at"`
+	UpdatedAt      *time.Time `json:"updated_at"`
+	LastSignInAt   *time.Time `json:"last_sign_in_at"`
+}
+
+type meOrg struct {
+	ID          string   `json:"id"`
+	Slug        string   `json:"slug"`
+	Role        string   `json:"role"`
+	Permissions []string `json:"permissions"`
+}
+
+type meActor struct {
+	Sub string `json:"sub"`
+}
+
+func (s *server) handleMe(w http.ResponseWriter, r *http.Request, id *identity.Identity) {
+	u, c := id.User, id.Claims
+	resp := meResponse{
+		ID:             nonEmpty(u.ID),
+		ClerkUserID:    c.Subject,
+		Email:          u.Email,
+		FirstName:      u.FirstName,
+		LastName:       u.LastName,
+		ImageURL:       u.ImageURL,
+		Role:           id.Role,
+		Permissions:    id.Permissions,
+		SessionID:      c.SessionID,
+		ProfilePending: id.ProfilePending,
+		CreatedAt:      timeOrNil(u.CreatedAt),
+		UpdatedAt:      timeOrNil(u.UpdatedAt),
+		LastSignInAt:   timeOrNil(u.LastSignInAt),
+	}
+	if resp.Permissions == nil {
+		resp.Permissions = []string{}
+	}
+	if c.Org != nil {
+		perms := c.Org.Permissions
+		if perms == nil {
+			perms = []string{}
+		}
+		resp.Org = &meOrg{ID: c.Org.ID, Slug: c.Org.Slug, Role: c.Org.Role, Permissions: perms}
+	}
+	if c.Actor != nil {
+		resp.Actor = &meActor{Sub: c.Actor.Subject}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+// writeJSON answers v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, `{"status":500}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

@@ -1,0 +1,284 @@
+// Package identity turns a verified session token into the caller: the local
+// user (from an in-process cache, the store, or just in time from Clerk's
+// Backend API), the application role and the permissions.
+package identity
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/clerkgate/clerkgate"
+	"github.com/clerkgate/clerkgate/internal/policy"
+	"github.com/clerkgate/clerkgate/verify"
+)
+
+// Fetcher gets one user from Clerk's Backend API. A user Clerk does not know
+// is an error with clerkgate.CodeNotFound.
+type Fetcher interface {
+	FetchUser(ctx context.Context, clerkUserID string) (*clerkgate.User, error)
+}
+
+// FetcherFunc adapts a function to Fetcher.
+type FetcherFunc func(ctx context.Context, clerkUserID string) (*clerkgate.User, error)
+
+// FetchUser implements Fetcher.
+func (f FetcherFunc) FetchUser(ctx context.Context, id string) (*clerkgate.User, error) {
+	return f(ctx, id)
+}
+
+// Options configures a Service.
+type Options struct {
+	Store  clerkgate.UserStore
+	Clerk  Fetcher         // nil: users unknown locally stay pending
+	Policy *policy.Policy  // nil: policy.Default()
+	// CacheTTL bounds how long a cached user is trusted without the store
+	// (other instances' writes arrive through the store). 0 means 30 s.
+	CacheTTL time.Duration
+	// CacheSize bounds the user cache. 0 means 100,000.
+	CacheSize int
+	// RetryPending is the least time between two Backend API attempts for a
+	// user whose profile is pending. 0 means 30 s.
+	RetryPending time.Duration
+	// FetchTimeout bounds a just-in-time fetch. 0 means 5 s.
+	FetchTimeout time.Duration
+	Now          func() time.Time
+}
+
+// Identity is the authenticated caller.
+type Identity struct {
+	User        *clerkgate.User // the local user; shared, read-only
+	Claims      *verify.Claims  // shared, read-only
+	Role        string
+	Permissions []string
+	// ProfilePending is set when the user is not stored yet and Clerk could
+	// not be asked: the identity comes from the token alone.
+	ProfilePending bool
+}
+
+// Service resolves identities. It is safe for concurrent use.
+type Service struct {
+	o      Options
+	policy *policy.Policy
+	cache  *userCache
+	flight singleflight.Group
+}
+
+// New returns a Service for o.
+func New(o Options) (*Service, error) {
+	if o.Store == nil {
+		return nil, errors.New("identity: a store is required")
+	}
+	if o.Policy == nil {
+		o.Policy = policy.Default()
+	}
+	if o.CacheTTL == 0 {
+		o.CacheTTL = 30 * time.Second
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = 100_000
+	}
+	if o.RetryPending == 0 {
+		o.RetryPending = 30 * time.Second
+	}
+	if o.FetchTimeout == 0 {
+		o.FetchTimeout = 5 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Service{o: o, policy: o.Policy, cache: newUserCache(o.CacheSize)}, nil
+}
+
+var errRevoked = &verify.Error{Code: clerkgate.CodeSessionRevoked, Reason: "user_gone"}
+
+// Resolve returns the identity of verified claims. A user deleted or banned
+// in the local store, or unknown to Clerk, is session_revoked.
+func (s *Service) Resolve(ctx context.Context, c *verify.Claims) (*Identity, error) {
+	now := s.o.Now()
+	e, ok := s.cache.get(c.Subject, now)
+	if !ok {
+		var err error
+		if e, err = s.load(ctx, c.Subject); err != nil {
+			return nil, err
+		}
+	} else if e.pending && !now.Before(e.retryAt) {
+		s.retryPending(c.Subject, now)
+	}
+	if e.user.Deleted() || e.user.Banned {
+		return nil, errRevoked
+	}
+	id := &Identity{User: e.user, Claims: c, ProfilePending: e.pending}
+	var orgRole string
+	var orgPerms []string
+	if c.Org != nil {
+		orgRole, orgPerms = c.Org.Role, c.Org.Permissions
+	}
+	id.Role = s.policy.ResolveRoleFrom(e.metadataRole, orgRole)
+	id.Permissions = s.policy.PermissionsFor(id.Role, orgPerms)
+	return id, nil
+}
+
+// load reads the user from the store, or fetches it from Clerk, once for
+// all concurrent callers.
+func (s *Service) load(ctx context.Context, clerkUserID string) (*entry, error) {
+	v, err, _ := s.flight.Do(clerkUserID, func() (any, error) {
+		// Shared by every waiter: the first caller's cancellation must not
+		// fail the others.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*s.o.FetchTimeout)
+		defer cancel()
+		now := s.o.Now()
+		if e, ok := s.cache.get(clerkUserID, now); ok {
+			return e, nil
+		}
+		u, err := s.o.Store.UserByClerkID(ctx, clerkUserID)
+		switch {
+		case err == nil && !placeholder(u):
+			return s.remember(u, false, now), nil
+		case err == nil || clerkgate.ErrorCode(err) == clerkgate.CodeNotFound:
+			return s.fetch(ctx, clerkUserID, now)
+		default:
+			return nil, &clerkgate.Error{Code: clerkgate.CodeUnavailable, Message: "user store unavailable", Err: err}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*entry), nil
+}
+
+// placeholder reports whether u was stored from a token alone, while Clerk
+// was unreachable: any real Clerk version replaces it.
+func placeholder(u *clerkgate.User) bool { return u.ClerkUpdatedAt == 0 && !u.Deleted() }
+
+// fetch asks Clerk for the user and stores it; when Clerk cannot answer it
+// stores a placeholder so the user has a stable local id, and marks the
+// profile pending.
+func (s *Service) fetch(ctx context.Context, clerkUserID string, now time.Time) (*entry, error) {
+	if s.o.Clerk != nil {
+		fctx, cancel := context.WithTimeout(ctx, s.o.FetchTimeout)
+		u, err := s.o.Clerk.FetchUser(fctx, clerkUserID)
+		cancel()
+		switch {
+		case err == nil:
+			u.Role = s.policy.StoredRole(u.PublicMetadata)
+			stored, _, err := s.o.Store.SaveClerkUser(ctx, u)
+			if err != nil {
+				return nil, &clerkgate.Error{Code: clerkgate.CodeUnavailable, Message: "user store unavailable", Err: err}
+			}
+			return s.remember(stored, false, now), nil
+		case clerkgate.ErrorCode(err) == clerkgate.CodeNotFound:
+			return nil, errRevoked
+		}
+	}
+	ph := &clerkgate.User{ClerkUserID: clerkUserID, Role: s.policy.Roles.Default}
+	stored, _, err := s.o.Store.SaveClerkUser(ctx, ph)
+	if err != nil {
+		stored = ph // the request still succeeds on the token's identity
+	}
+	return s.remember(stored, placeholder(stored), now), nil
+}
+
+// retryPending tries Clerk again for a pending user, in the background.
+func (s *Service) retryPending(clerkUserID string, now time.Time) {
+	if !s.cache.claimRetry(clerkUserID, now, s.o.RetryPending) {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.o.FetchTimeout)
+		defer cancel()
+		s.flight.Do(clerkUserID, func() (any, error) {
+			return s.fetch(ctx, clerkUserID, s.o.Now())
+		})
+	}()
+}
+
+func (s *Service) remember(u *clerkgate.User, pending bool, now time.Time) *entry {
+	e := &entry{
+		user:         u,
+		metadataRole: s.policy.MetadataRole(u.PublicMetadata),
+		pending:      pending,
+		expires:      now.Add(s.o.CacheTTL),
+		retryAt:      now.Add(s.o.RetryPending),
+	}
+	s.cache.put(u.ClerkUserID, e)
+	return e
+}
+
+// Updated records a user written by someone else (a webhook, a reconcile
+// run, an admin action) so the next request sees it.
+func (s *Service) Updated(u *clerkgate.User) {
+	if u.ClerkUserID == "" {
+		return
+	}
+	s.remember(u, placeholder(u), s.o.Now())
+}
+
+// Forget drops a user from the cache; the next request reads the store.
+func (s *Service) Forget(clerkUserID string) { s.cache.remove(clerkUserID) }
+
+// entry is a cached user with what the request path derives from it.
+type entry struct {
+	user         *clerkgate.User
+	metadataRole string
+	pending      bool
+	expires      time.Time
+	retryAt      time.Time
+}
+
+// userCache is a bounded map of users by Clerk id.
+type userCache struct {
+	mu   sync.RWMutex
+	max  int
+	m    map[string]*entry
+	busy map[string]time.Time // pending users with a retry claimed
+}
+
+func newUserCache(max int) *userCache {
+	return &userCache{max: max, m: make(map[string]*entry), busy: make(map[string]time.Time)}
+}
+
+func (c *userCache) get(id string, now time.Time) (*entry, bool) {
+	c.mu.RLock()
+	e, ok := c.m[id]
+	c.mu.RUnlock()
+	if !ok || !now.Before(e.expires) {
+		return nil, false
+	}
+	return e, true
+}
+
+func (c *userCache) put(id string, e *entry) {
+	c.mu.Lock()
+	if _, ok := c.m[id]; !ok && len(c.m) >= c.max {
+		for k := range c.m { // drop an arbitrary entry
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[id] = e
+	c.mu.Unlock()
+}
+
+func (c *userCache) remove(id string) {
+	c.mu.Lock()
+	delete(c.m, id)
+	c.mu.Unlock()
+}
+
+// claimRetry returns true for one caller per retry period of a user.
+func (c *userCache) claimRetry(id string, now time.Time, every time.Duration) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.busy[id]; ok && now.Sub(t) < every {
+		return false
+	}
+	if len(c.busy) > 10_000 {
+		clear(c.busy)
+	}
+	c.busy[id] = now
+	return true
+}

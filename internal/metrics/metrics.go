@@ -1,0 +1,162 @@
+// Package metrics defines clerkgate's Prometheus series (SPEC §10) on a
+// registry of its own, with the Go and process collectors.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/clerkgate/clerkgate/verify"
+)
+
+// Metrics holds every series. The zero value is not usable: call New.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	AuthRequests        *prometheus.CounterVec
+	AuthVerifyDuration  prometheus.Histogram
+	JWKSFetches         *prometheus.CounterVec
+	ClerkAPIRequests    *prometheus.CounterVec
+	ClerkAPIDuration    *prometheus.HistogramVec
+	HTTPRequests        *prometheus.CounterVec
+	HTTPRequestDuration *prometheus.HistogramVec
+
+	// children caches labelled series of the request path, so a request
+	// costs a map read instead of hashing label values.
+	children sync.Map // string -> prometheus.Counter or prometheus.Observer
+}
+
+// New registers every series on a new registry.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: r,
+		AuthRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clerkgate_auth_requests_total",
+			Help: "Authentication decisions by credential method, result and reason.",
+		}, []string{"method", "result", "reason"}),
+		AuthVerifyDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "clerkgate_auth_verify_duration_seconds",
+			Help:    "Time to verify a credential, cache hits included.",
+			Buckets: []float64{1e-6, 5e-6, 2e-5, 1e-4, 5e-4, 2e-3, 1e-2, .05, .25, 1, 2.5},
+		}),
+		JWKSFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clerkgate_jwks_fetches_total",
+			Help: "Key-set fetches by result.",
+		}, []string{"result"}),
+		ClerkAPIRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clerkgate_clerk_api_requests_total",
+			Help: "Clerk Backend API calls by operation and HTTP status (0: no answer).",
+		}, []string{"operation", "status"}),
+		ClerkAPIDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "clerkgate_clerk_api_duration_seconds",
+			Help:    "Clerk Backend API call duration.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"operation"}),
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clerkgate_http_requests_total",
+			Help: "HTTP requests by route pattern and status code.",
+		}, []string{"route", "code"}),
+		HTTPRequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "clerkgate_http_request_duration_seconds",
+			Help:    "HTTP request duration by route pattern.",
+			Buckets: []float64{1e-4, 5e-4, 1e-3, 5e-3, .01, .05, .1, .5, 1, 5},
+		}, []string{"route"}),
+	}
+	r.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.AuthRequests, m.AuthVerifyDuration, m.JWKSFetches,
+		m.ClerkAPIRequests, m.ClerkAPIDuration, m.HTTPRequests, m.HTTPRequestDuration,
+	)
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// ObserveHTTP counts one request of a route pattern.
+func (m *Metrics) ObserveHTTP(route string, code int, d time.Duration) {
+	key := route + "\x00" + strconv.Itoa(code)
+	c, ok := m.children.Load(key)
+	if !ok {
+		c, _ = m.children.LoadOrStore(key, m.HTTPRequests.WithLabelValues(route, strconv.Itoa(code)))
+	}
+	c.(prometheus.Counter).Inc()
+	dk := "d\x00" + route
+	o, ok := m.children.Load(dk)
+	if !ok {
+		o, _ = m.children.LoadOrStore(dk, m.HTTPRequestDuration.WithLabelValues(route))
+	}
+	o.(prometheus.Observer).Observe(d.Seconds())
+}
+
+// ObserveAuth counts one authentication decision.
+func (m *Metrics) ObserveAuth(method, result, reason string) {
+	key := "a\x00" + method + "\x00" + result + "\x00" + reason
+	c, ok := m.children.Load(key)
+	if !ok {
+		c, _ = m.children.LoadOrStore(key, m.AuthRequests.WithLabelValues(method, result, reason))
+	}
+	c.(prometheus.Counter).Inc()
+}
+
+// ObserveClerkAPI counts one Backend API call; its signature fits
+// clerkapi.Options.Observe.
+func (m *Metrics) ObserveClerkAPI(operation string, status int, d time.Duration) {
+	m.ClerkAPIRequests.WithLabelValues(operation, strconv.Itoa(status)).Inc()
+	m.ClerkAPIDuration.WithLabelValues(operation).Observe(d.Seconds())
+}
+
+// ObserveJWKSFetch counts one key-set fetch; it fits verify.Options.OnJWKSFetch.
+func (m *Metrics) ObserveJWKSFetch(f verify.JWKSFetch) {
+	m.JWKSFetches.WithLabelValues(f.Result()).Inc()
+}
+
+// WatchVerifier exports the verifier's cache counters and key state as
+// clerkgate_token_cache_requests_total, clerkgate_jwks_keys and
+// clerkgate_jwks_age_seconds, read at scrape time.
+func (m *Metrics) WatchVerifier(v *verify.Verifier, now func() time.Time) {
+	m.Registry.MustRegister(&verifierCollector{v: v, now: now})
+}
+
+var (
+	tokenCacheDesc = prometheus.NewDesc("clerkgate_token_cache_requests_total",
+		"Verified-token cache lookups by result.", []string{"result"}, nil)
+	jwksKeysDesc = prometheus.NewDesc("clerkgate_jwks_keys",
+		"Usable verification keys.", nil, nil)
+	jwksAgeDesc = prometheus.NewDesc("clerkgate_jwks_age_seconds",
+		"Seconds since the last successful key-set fetch (0 for a static key).", nil, nil)
+)
+
+type verifierCollector struct {
+	v   *verify.Verifier
+	now func() time.Time
+}
+
+func (c *verifierCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- tokenCacheDesc
+	ch <- jwksKeysDesc
+	ch <- jwksAgeDesc
+}
+
+func (c *verifierCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.v.Stats()
+	ch <- prometheus.MustNewConstMetric(tokenCacheDesc, prometheus.CounterValue, float64(st.CacheHits), "hit")
+	ch <- prometheus.MustNewConstMetric(tokenCacheDesc, prometheus.CounterValue, float64(st.CacheMisses), "miss")
+	ks := c.v.Keys()
+	ch <- prometheus.MustNewConstMetric(jwksKeysDesc, prometheus.GaugeValue, float64(ks.Keys))
+	age := 0.0
+	if !ks.FetchedAt.IsZero() {
+		age = c.now().Sub(ks.FetchedAt).Seconds()
+	}
+	ch <- prometheus.MustNewConstMetric(jwksAgeDesc, prometheus.GaugeValue, age)
+}

@@ -1,0 +1,141 @@
+// Package policy holds the application's authorization rules: how Clerk
+// metadata and organization roles map onto application roles, which
+// permissions each role has, and (in proxy mode) which routes need what.
+package policy
+
+import (
+	"encoding/json"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Sources of a role, as named in RoleRules.Precedence.
+const (
+	SourceMetadata = "metadata"
+	SourceOrg      = "org"
+	SourceDefault  = "default"
+)
+
+// RoleRules maps Clerk data onto an application role.
+type RoleRules struct {
+	Default     string            // role of a user with no mapping
+	MetadataKey string            // public_metadata.<key>: a string or a list of strings
+	OrgRoles    map[string]string // active organization role ("org:admin") -> app role
+	Precedence  []string          // order of SourceMetadata, SourceOrg, SourceDefault
+}
+
+// Policy is the whole policy file. Use Default for the built-in one.
+type Policy struct {
+	Roles       RoleRules
+	Permissions map[string][]string // role -> permissions; "*" = all, "users:*" = prefix
+}
+
+// Default returns the built-in policy of SPEC §5.
+func Default() *Policy {
+	return &Policy{
+		Roles: RoleRules{
+			Default:     "member",
+			MetadataKey: "role",
+			OrgRoles:    map[string]string{"org:admin": "admin", "org:member": "member"},
+			Precedence:  []string{SourceMetadata, SourceOrg, SourceDefault},
+		},
+		Permissions: map[string][]string{
+			"admin":  {"*"},
+			"member": {"profile:read", "profile:write"},
+		},
+	}
+}
+
+// KnownRole reports whether role has an entry in Permissions.
+func (p *Policy) KnownRole(role string) bool {
+	_, ok := p.Permissions[role]
+	return ok
+}
+
+// MetadataRole returns the role that public metadata grants, or "". A list
+// grants its first known role. unsafe_metadata never reaches this function:
+// only public metadata grants anything.
+func (p *Policy) MetadataRole(publicMetadata json.RawMessage) string {
+	if len(publicMetadata) == 0 || p.Roles.MetadataKey == "" {
+		return ""
+	}
+	var md map[string]json.RawMessage
+	if json.Unmarshal(publicMetadata, &md) != nil {
+		return ""
+	}
+	raw, ok := md[p.Roles.MetadataKey]
+	if !ok {
+		return ""
+	}
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		if p.KnownRole(one) {
+			return one
+		}
+		return ""
+	}
+	var many []string
+	if json.Unmarshal(raw, &many) == nil {
+		for _, r := range many {
+			if p.KnownRole(r) {
+				return r
+			}
+		}
+	}
+	return ""
+}
+
+// StoredRole is the role kept with the local user: it depends only on the
+// user (metadata or default), not on a session's active organization.
+func (p *Policy) StoredRole(publicMetadata json.RawMessage) string {
+	return p.ResolveRole(publicMetadata, "")
+}
+
+// ResolveRole applies the precedence to a user's public metadata and the
+// role in the session's active organization ("" when none).
+func (p *Policy) ResolveRole(publicMetadata json.RawMessage, orgRole string) string {
+	return p.ResolveRoleFrom(p.MetadataRole(publicMetadata), orgRole)
+}
+
+// ResolveRoleFrom is ResolveRole with the metadata role already extracted
+// (MetadataRole), for the request path.
+func (p *Policy) ResolveRoleFrom(metadataRole, orgRole string) string {
+	for _, src := range p.Roles.Precedence {
+		switch src {
+		case SourceMetadata:
+			if metadataRole != "" {
+				return metadataRole
+			}
+		case SourceOrg:
+			if r, ok := p.Roles.OrgRoles[orgRole]; ok && orgRole != "" {
+				return r
+			}
+		case SourceDefault:
+			return p.Roles.Default
+		}
+	}
+	return p.Roles.Default
+}
+
+// PermissionsFor returns the sorted, de-duplicated permissions of role plus
+// the organization permissions of the session (such as "org:teams:read").
+func (p *Policy) PermissionsFor(role string, orgPermissions []string) []string {
+	perms := append(slices.Clone(p.Permissions[role]), orgPermissions...)
+	sort.Strings(perms)
+	return slices.Compact(perms)
+}
+
+// Allowed reports whether the granted permissions include need: exactly, by
+// "*", or by a prefix grant such as "users:*".
+func Allowed(granted []string, need string) bool {
+	for _, g := range granted {
+		if g == need || g == "*" {
+			return true
+		}
+		if prefix, ok := strings.CutSuffix(g, "*"); ok && strings.HasSuffix(prefix, ":") && strings.HasPrefix(need, prefix) {
+			return true
+		}
+	}
+	return false
+}

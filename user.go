@@ -1,0 +1,108 @@
+package clerkgate
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"time"
+)
+
+// User is the local copy of a Clerk user: one row per person, kept equal to
+// Clerk by webhooks and reconcile runs. ID is the application's own stable id
+// (also for users who existed before Clerk); ClerkUserID is empty for legacy
+// users not yet linked.
+type User struct {
+	ID             string
+	ClerkUserID    string
+	Email          string // primary email address
+	EmailVerified  bool
+	FirstName      string
+	LastName       string
+	ImageURL       string
+	Role           string          // the resolved application role
+	PublicMetadata json.RawMessage // Clerk public_metadata as JSON; nil when none
+	ExternalID     string
+	Banned         bool
+	LastSignInAt   time.Time // zero when never
+	ClerkUpdatedAt int64     // Clerk's updated_at in Unix milliseconds; orders events
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	DeletedAt      time.Time // zero unless deleted; a deleted row is a tombstone
+}
+
+// Deleted reports whether u is a tombstone.
+func (u *User) Deleted() bool { return !u.DeletedAt.IsZero() }
+
+// UserQuery selects users for listing.
+type UserQuery struct {
+	Query  string // substring of email, first or last name (case-insensitive)
+	Role   string // exact role
+	Limit  int    // 1..200; 0 means 50
+	Cursor string // opaque, from a previous page
+	// IncludeDeleted lists tombstones too.
+	IncludeDeleted bool
+}
+
+// UserStore is the local user store. Implementations (SQLite, Postgres) hold
+// no business rules beyond the atomic conditions named here; every method
+// takes a context first. Errors carry the contract codes: CodeNotFound for a
+// missing user, CodeConflict for a unique violation.
+type UserStore interface {
+	// UserByID returns the user with local id id.
+	UserByID(ctx context.Context, id string) (*User, error)
+	// UserByClerkID returns the user with Clerk id clerkUserID.
+	UserByClerkID(ctx context.Context, clerkUserID string) (*User, error)
+	// SaveClerkUser stores u (which must have a ClerkUserID) atomically: it
+	// inserts it when no row has that Clerk id, and otherwise overwrites the
+	// row unless the row is a tombstone or its ClerkUpdatedAt is newer than
+	// u's (equal versions overwrite, so a replay is harmless). A new row gets
+	// u.ID if set, else NewUserID, and u.CreatedAt if set, else now; an
+	// overwrite keeps the row's ID and CreatedAt. UpdatedAt is set to now
+	// whenever the row changes. It returns the row as stored and whether it
+	// changed: an overwrite with the same content changes nothing.
+	//
+	// A tombstone is written by saving a User with DeletedAt set and the
+	// personal fields already erased by the caller. It overwrites a live row
+	// whatever the versions (the stored ClerkUpdatedAt never goes down), and
+	// once stored nothing overwrites it; a tombstone saved before the user
+	// was ever seen is inserted, so a late user.created loses to it.
+	//
+	// A u.ID already taken by another row is CodeConflict, a missing
+	// ClerkUserID or a PublicMetadata that is not valid JSON is
+	// CodeInvalidRequest. Times are stored in UTC at millisecond precision.
+	SaveClerkUser(ctx context.Context, u *User) (*User, bool, error)
+	// ListUsers returns a page of users ordered by creation (CreatedAt, then
+	// ID), and the cursor of the next page ("" at the end). A Limit outside
+	// 0..200 or a cursor the store did not issue is CodeInvalidRequest.
+	ListUsers(ctx context.Context, q UserQuery) ([]*User, string, error)
+	// Ping checks that the store answers.
+	Ping(ctx context.Context) error
+}
+
+// crockford is the lowercase Crockford base32 alphabet of user ids.
+const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
+
+// NewUserID returns a new local user id: "usr_" and 26 lowercase Crockford
+// base32 characters, 10 for now in Unix milliseconds and 16 for 80
+// crypto-random bits (a lowercase ULID). Ids sort by creation time to the
+// millisecond.
+func NewUserID(now time.Time) string {
+	var b [4 + 26]byte
+	copy(b[:], "usr_")
+	ms := uint64(now.UnixMilli()) & (1<<48 - 1)
+	for i := 9; i >= 0; i-- {
+		b[4+i] = crockford[ms&31]
+		ms >>= 5
+	}
+	var r [10]byte
+	rand.Read(r[:]) // never fails (crypto/rand since Go 1.24)
+	hi := uint64(r[0])<<32 | uint64(r[1])<<24 | uint64(r[2])<<16 | uint64(r[3])<<8 | uint64(r[4])
+	lo := uint64(r[5])<<32 | uint64(r[6])<<24 | uint64(r[7])<<16 | uint64(r[8])<<8 | uint64(r[9])
+	for i := 7; i >= 0; i-- {
+		b[14+i] = crockford[hi&31]
+		b[22+i] = crockford[lo&31]
+		hi >>= 5
+		lo >>= 5
+	}
+	return string(b[:])
+}
