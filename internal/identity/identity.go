@@ -33,8 +33,8 @@ func (f FetcherFunc) FetchUser(ctx context.Context, id string) (*clerkgate.User,
 // Options configures a Service.
 type Options struct {
 	Store  clerkgate.UserStore
-	Clerk  Fetcher         // nil: users unknown locally stay pending
-	Policy *policy.Policy  // nil: policy.Default()
+	Clerk  Fetcher        // nil: users unknown locally stay pending
+	Policy *policy.Policy // nil: policy.Default()
 	// CacheTTL bounds how long a cached user is trusted without the store
 	// (other instances' writes arrive through the store). 0 means 30 s.
 	CacheTTL time.Duration
