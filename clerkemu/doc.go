@@ -1,0 +1,51 @@
+// Package clerkemu is an in-memory emulator of Clerk (clerk.com): a subset of
+// the Backend API under /v1, the instance's JSON Web Key Set, and session
+// tokens signed exactly like Clerk's version 2 tokens.
+//
+// It is faithful enough that the official SDKs work against it unchanged:
+// github.com/clerk/clerk-sdk-go/v2 with the base URL ending in /v1 (use
+// [Server.APIURL]) and @clerk/backend with apiUrl set to [Server.URL]. Shapes
+// follow Clerk's OpenAPI description of the Backend API, version 2026-05-12:
+// timestamps in Unix milliseconds, errors as
+// {"errors":[{"code","message","long_message","meta"}],"clerk_trace_id"},
+// and every answer labelled exactly "application/json".
+//
+// A test starts one with a single call:
+//
+//	srv := clerkemu.Start(t, clerkemu.Options{})
+//	u, _ := srv.CreateUser(clerkemu.UserParams{Email: "alice@example.com"})
+//	s, _ := srv.CreateSession(u.ID, "")
+//	tok, _ := srv.SessionToken(s.ID, 0)
+//
+// The Go helpers (CreateUser, CreateOrganization, AddMembership,
+// CreateSession, SessionToken, ...) have the same effect as the matching
+// Backend API calls; [Emulator.Sign] signs arbitrary claims with the current
+// key, for tests that need expired, forged or otherwise hostile tokens.
+//
+// Served routes, all behind "Authorization: Bearer <secret key>":
+//
+//	GET    /v1/jwks
+//	GET    /v1/users                      POST /v1/users
+//	GET    /v1/users/count
+//	GET    /v1/users/{id}                 PATCH, DELETE /v1/users/{id}
+//	PATCH  /v1/users/{id}/metadata        PUT /v1/users/{id}/metadata
+//	POST   /v1/users/{id}/ban|unban|lock|unlock
+//	GET    /v1/users/{id}/organization_memberships
+//	GET    /v1/sessions                   POST /v1/sessions
+//	GET    /v1/sessions/{id}
+//	POST   /v1/sessions/{id}/revoke
+//	POST   /v1/sessions/{id}/tokens       POST /v1/sessions/{id}/tokens/{template}
+//	GET    /v1/organizations              POST /v1/organizations
+//	GET    /v1/organizations/{id}         PATCH, DELETE /v1/organizations/{id}
+//	GET    /v1/organizations/{id}/memberships
+//	POST   /v1/organizations/{id}/memberships
+//
+// Emulator-only extensions: POST /v1/sessions accepts "status":"pending"
+// (the session's tokens then carry sts=pending), "actor" (an impersonator,
+// the tokens' act claim) and "azp" (the tokens' authorized party). No JWT
+// templates exist, so a token request naming one answers 404.
+//
+// Every change is reported to [Options.OnEvent] with the Clerk webhook event
+// type it corresponds to (user.created, session.revoked, ...). State lives in
+// memory only; an Emulator is safe for concurrent use.
+package clerkemu

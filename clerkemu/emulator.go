@@ -1,0 +1,246 @@
+package clerkemu
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configures an [Emulator]. The zero value works.
+type Options struct {
+	// SecretKey is the Backend API key every /v1 request must present as
+	// "Authorization: Bearer <key>". Empty means a generated "sk_test_" key.
+	SecretKey string
+	// Name is the instance name; empty means "clerkgate".
+	Name string
+	// Issuer is the iss claim of session tokens. Empty means
+	// "https://clerk." + Name + ".emulator". The Go SDK's jwt.Verify accepts
+	// only issuers that start with "https://clerk.".
+	Issuer string
+	// Clock returns the current time; nil means time.Now.
+	Clock func() time.Time
+	// Logger receives one debug line per request (method, route, status).
+	// Nil discards. Secrets and tokens are never logged.
+	Logger *slog.Logger
+	// TokenTTL is the default lifetime of session tokens; 0 means 60s.
+	TokenTTL time.Duration
+	// SigningKey is the initial RSA signing key (2048 bits or more,
+	// exponent 65537). Nil means a fresh RSA-2048 key. Tests that start many
+	// emulators can share one key to save the key generation.
+	SigningKey *rsa.PrivateKey
+	// Roles are the organization roles memberships may hold, with their
+	// permissions. Nil means [DefaultRoles].
+	Roles []Role
+	// OnEvent, when set, is called once for every change, in the order of
+	// the changes, after the change is stored and outside the emulator's
+	// lock. It may call the emulator's methods; events those calls cause are
+	// delivered after it returns. It is the seam for webhook emission.
+	OnEvent func(Event)
+}
+
+// Event is one change inside the emulator, named like the Clerk webhook
+// event it corresponds to.
+type Event struct {
+	// Type is the Clerk event type, e.g. "user.created", "session.revoked",
+	// "organizationMembership.deleted".
+	Type string
+	// Data is a snapshot of the changed object in its wire shape: a [User],
+	// [Session], [Organization], [OrganizationMembership] or, for deletions
+	// of users and organizations, a [DeletedObject].
+	Data any
+	// Time is the emulator clock's time of the change.
+	Time time.Time
+}
+
+// Emulator is an in-memory Clerk instance. It serves the Backend API through
+// ServeHTTP and offers Go helpers with the same effect. Create one with
+// [New]; it is safe for concurrent use.
+type Emulator struct {
+	secretKey string
+	name      string
+	issuer    string
+	now       func() time.Time
+	log       *slog.Logger
+	tokenTTL  time.Duration
+	roles     map[string]Role
+	onEvent   func(Event)
+	handler   http.Handler
+
+	mu          sync.Mutex
+	keys        keyring
+	seq         uint64
+	users       map[string]*userRecord
+	sessions    map[string]*sessionRecord
+	orgs        map[string]*orgRecord
+	memberships map[string]*membershipRecord
+	outbox      []Event
+
+	dispatchMu sync.Mutex // held while OnEvent runs
+}
+
+// New returns an emulator configured by opts.
+func New(opts Options) (*Emulator, error) {
+	e := &Emulator{
+		secretKey:   opts.SecretKey,
+		name:        opts.Name,
+		issuer:      opts.Issuer,
+		now:         opts.Clock,
+		log:         opts.Logger,
+		tokenTTL:    opts.TokenTTL,
+		onEvent:     opts.OnEvent,
+		users:       make(map[string]*userRecord),
+		sessions:    make(map[string]*sessionRecord),
+		orgs:        make(map[string]*orgRecord),
+		memberships: make(map[string]*membershipRecord),
+	}
+	if e.secretKey == "" {
+		e.secretKey = "sk_test_" + randomString(40)
+	}
+	if strings.ContainsAny(e.secretKey, " \t\r\n") {
+		return nil, errors.New("clerkemu: secret key must not contain white space")
+	}
+	if e.name == "" {
+		e.name = "clerkgate"
+	}
+	if e.issuer == "" {
+		e.issuer = "https://clerk." + e.name + ".emulator"
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.tokenTTL < 0 {
+		return nil, fmt.Errorf("clerkemu: negative token TTL %s", e.tokenTTL)
+	}
+	if e.tokenTTL == 0 {
+		e.tokenTTL = 60 * time.Second
+	}
+	roles := opts.Roles
+	if roles == nil {
+		roles = DefaultRoles()
+	}
+	var err error
+	if e.roles, err = indexRoles(roles); err != nil {
+		return nil, err
+	}
+	if err := e.keys.init(opts.SigningKey); err != nil {
+		return nil, err
+	}
+	e.handler = e.routes()
+	return e, nil
+}
+
+// SecretKey returns the Backend API secret key of the instance.
+func (e *Emulator) SecretKey() string { return e.secretKey }
+
+// Issuer returns the iss claim of the instance's session tokens.
+func (e *Emulator) Issuer() string { return e.issuer }
+
+// Name returns the instance name.
+func (e *Emulator) Name() string { return e.name }
+
+// update runs fn under the lock with a fresh transaction, then delivers the
+// events fn recorded.
+func (e *Emulator) update(fn func(tx *tx) error) error {
+	e.mu.Lock()
+	t := &tx{e: e, now: e.now()}
+	err := fn(t)
+	if err == nil && e.onEvent != nil {
+		e.outbox = append(e.outbox, t.events...)
+	}
+	e.mu.Unlock()
+	if err == nil && len(t.events) > 0 {
+		e.flush()
+	}
+	return err
+}
+
+// view runs fn under the lock, for reads.
+func (e *Emulator) view(fn func(now time.Time) error) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return fn(e.now())
+}
+
+// flush delivers queued events in order. A flush that finds another one
+// running leaves the work to it, so OnEvent may cause further events
+// without deadlocking.
+func (e *Emulator) flush() {
+	if e.onEvent == nil {
+		return
+	}
+	for {
+		if !e.dispatchMu.TryLock() {
+			return
+		}
+		for {
+			e.mu.Lock()
+			batch := e.outbox
+			e.outbox = nil
+			e.mu.Unlock()
+			if len(batch) == 0 {
+				break
+			}
+			for _, ev := range batch {
+				e.onEvent(ev)
+			}
+		}
+		e.dispatchMu.Unlock()
+		e.mu.Lock()
+		empty := len(e.outbox) == 0
+		e.mu.Unlock()
+		if empty {
+			return
+		}
+	}
+}
+
+// tx is one change in progress, under the emulator's lock.
+type tx struct {
+	e      *Emulator
+	now    time.Time
+	events []Event
+}
+
+// emit records an event; data must already be a snapshot.
+func (t *tx) emit(typ string, data any) {
+	if t.e.onEvent == nil {
+		return
+	}
+	t.events = append(t.events, Event{Type: typ, Data: data, Time: t.now})
+}
+
+// nextSeq returns a strictly increasing number that orders records created
+// within the same millisecond.
+func (e *Emulator) nextSeq() uint64 {
+	e.seq++
+	return e.seq
+}
+
+// millis is a Unix time in milliseconds, the unit of Clerk's resources.
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+const idAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// newID returns a Clerk-style id: a type prefix and 27 random base62
+// characters, like "user_2Nf...".
+func newID(prefix string) string { return prefix + "_" + randomString(27) }
+
+// randomString returns n random characters of idAlphabet.
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails; it crashes the program instead
+	for i := range b {
+		// 256 % 62 != 0 gives a small bias, irrelevant for ids.
+		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
+	}
+	return string(b)
+}

@@ -1,0 +1,59 @@
+package clerkemu
+
+import (
+	"net/http"
+)
+
+// routes returns the emulator's HTTP handler: every Backend API route in
+// one table. Control endpoints (/__emulator/...) and fault injection, when
+// they come, wrap this handler here.
+func (e *Emulator) routes() http.Handler {
+	const (
+		get    = http.MethodGet
+		post   = http.MethodPost
+		patch  = http.MethodPatch
+		put    = http.MethodPut
+		delete = http.MethodDelete
+	)
+	return newRouter(e, []route{
+		{get, "/jwks", e.handleJWKS},
+
+		{get, "/users", e.handleListUsers},
+		{post, "/users", e.handleCreateUser},
+		{get, "/users/count", e.handleCountUsers},
+		{get, "/users/{}", e.handleGetUser},
+		{patch, "/users/{}", e.handleUpdateUser},
+		{delete, "/users/{}", e.handleDeleteUser},
+		{patch, "/users/{}/metadata", e.handleUserMetadata(true)},
+		{put, "/users/{}/metadata", e.handleUserMetadata(false)},
+		{post, "/users/{}/ban", e.handleUserAction((*tx).banUser)},
+		{post, "/users/{}/unban", e.handleUserAction((*tx).unbanUser)},
+		{post, "/users/{}/lock", e.handleUserAction((*tx).lockUser)},
+		{post, "/users/{}/unlock", e.handleUserAction((*tx).unlockUser)},
+		{get, "/users/{}/organization_memberships", e.handleUserMemberships},
+
+		{get, "/sessions", e.handleListSessions},
+		{post, "/sessions", e.handleCreateSession},
+		{get, "/sessions/{}", e.handleGetSession},
+		{post, "/sessions/{}/revoke", e.handleRevokeSession},
+		{post, "/sessions/{}/tokens", e.handleCreateToken},
+		{post, "/sessions/{}/tokens/{}", e.handleCreateTemplateToken},
+
+		{get, "/organizations", e.handleListOrgs},
+		{post, "/organizations", e.handleCreateOrg},
+		{get, "/organizations/{}", e.handleGetOrg},
+		{patch, "/organizations/{}", e.handleUpdateOrg},
+		{delete, "/organizations/{}", e.handleDeleteOrg},
+		{patch, "/organizations/{}/metadata", e.handleOrgMetadata(true)},
+		{put, "/organizations/{}/metadata", e.handleOrgMetadata(false)},
+		{get, "/organizations/{}/memberships", e.handleListMemberships},
+		{post, "/organizations/{}/memberships", e.handleCreateMembership},
+		{patch, "/organizations/{}/memberships/{}", e.handleUpdateMembership},
+		{delete, "/organizations/{}/memberships/{}", e.handleDeleteMembership},
+	})
+}
+
+// handleJWKS answers GET /v1/jwks.
+func (e *Emulator) handleJWKS(*http.Request, []string) (any, error) {
+	return e.JWKS(), nil
+}
