@@ -1,0 +1,174 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	clerkgate "github.com/clerkgate/clerkgate"
+)
+
+// userColumns are the columns of users in the order scanUser reads them.
+const userColumns = `id, clerk_user_id, email, email_verified, first_name, last_name, image_url, role,
+	public_metadata, external_id, banned, last_sign_in_at, clerk_updated_at, created_at, updated_at, deleted_at`
+
+// saveUser inserts a user or overwrites the row with its Clerk id under the
+// conditions of clerkgate.UserStore.SaveClerkUser, in one statement: the
+// WHERE of the upsert skips tombstones, older versions and overwrites that
+// would change nothing, and RETURNING yields the row only when it changed.
+const saveUser = `INSERT INTO users (` + userColumns + `)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (clerk_user_id) DO UPDATE SET
+	email            = excluded.email,
+	email_verified   = excluded.email_verified,
+	first_name       = excluded.first_name,
+	last_name        = excluded.last_name,
+	image_url        = excluded.image_url,
+	role             = excluded.role,
+	public_metadata  = excluded.public_metadata,
+	external_id      = excluded.external_id,
+	banned           = excluded.banned,
+	last_sign_in_at  = excluded.last_sign_in_at,
+	clerk_updated_at = max(users.clerk_updated_at, excluded.clerk_updated_at),
+	updated_at       = excluded.updated_at,
+	deleted_at       = excluded.deleted_at
+WHERE users.deleted_at IS NULL
+	AND (excluded.deleted_at IS NOT NULL OR users.clerk_updated_at <= excluded.clerk_updated_at)
+	AND (users.email IS NOT excluded.email
+		OR users.email_verified IS NOT excluded.email_verified
+		OR users.first_name IS NOT excluded.first_name
+		OR users.last_name IS NOT excluded.last_name
+		OR users.image_url IS NOT excluded.image_url
+		OR users.role IS NOT excluded.role
+		OR users.public_metadata IS NOT excluded.public_metadata
+		OR users.external_id IS NOT excluded.external_id
+		OR users.banned IS NOT excluded.banned
+		OR users.last_sign_in_at IS NOT excluded.last_sign_in_at
+		OR users.clerk_updated_at IS NOT excluded.clerk_updated_at
+		OR users.deleted_at IS NOT excluded.deleted_at)
+RETURNING ` + userColumns
+
+// UserByID returns the user with local id id, tombstones included.
+func (s *Store) UserByID(ctx context.Context, id string) (*clerkgate.User, error) {
+	row := s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id)
+	return getUser(row, "user by id")
+}
+
+// UserByClerkID returns the user with Clerk id clerkUserID, tombstones
+// included.
+func (s *Store) UserByClerkID(ctx context.Context, clerkUserID string) (*clerkgate.User, error) {
+	row := s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE clerk_user_id = ?`, clerkUserID)
+	return getUser(row, "user by clerk id")
+}
+
+// SaveClerkUser implements clerkgate.UserStore.SaveClerkUser in one upsert
+// statement; when it changes nothing, the row as stored is read afterwards.
+func (s *Store) SaveClerkUser(ctx context.Context, u *clerkgate.User) (*clerkgate.User, bool, error) {
+	if err := validUser(u); err != nil {
+		return nil, false, err
+	}
+	now := s.now()
+	id := u.ID
+	if id == "" {
+		id = clerkgate.NewUserID(now)
+	}
+	created := u.CreatedAt
+	if created.IsZero() {
+		created = now
+	}
+	var meta any
+	if len(u.PublicMetadata) > 0 {
+		meta = string(u.PublicMetadata)
+	}
+	row := s.w.QueryRowContext(ctx, saveUser,
+		id, u.ClerkUserID, u.Email, u.EmailVerified, u.FirstName, u.LastName, u.ImageURL, u.Role,
+		meta, nullString(u.ExternalID), u.Banned, nullMillis(u.LastSignInAt), u.ClerkUpdatedAt,
+		created.UnixMilli(), now.UnixMilli(), nullMillis(u.DeletedAt))
+	stored, err := scanUser(row)
+	switch {
+	case err == nil:
+		return stored, true, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, false, mapError("save user", err)
+	}
+	// The row exists and was left alone; rows are never removed, so it is
+	// still there.
+	stored, err = s.UserByClerkID(ctx, u.ClerkUserID)
+	if err != nil {
+		return nil, false, err
+	}
+	return stored, false, nil
+}
+
+// validUser checks what SaveClerkUser requires of its argument.
+func validUser(u *clerkgate.User) error {
+	switch {
+	case u == nil || u.ClerkUserID == "":
+		return &clerkgate.Error{Code: clerkgate.CodeInvalidRequest, Message: "a user to save needs a Clerk user id"}
+	case len(u.PublicMetadata) > 0 && !json.Valid(u.PublicMetadata):
+		return &clerkgate.Error{Code: clerkgate.CodeInvalidRequest, Message: "public metadata is not valid JSON"}
+	}
+	return nil
+}
+
+// getUser scans one user or answers CodeNotFound.
+func getUser(row *sql.Row, op string) (*clerkgate.User, error) {
+	u, err := scanUser(row)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, errNotFound()
+	case err != nil:
+		return nil, mapError(op, err)
+	}
+	return u, nil
+}
+
+// scanUser reads the columns of userColumns.
+func scanUser(row interface{ Scan(...any) error }) (*clerkgate.User, error) {
+	var (
+		u                          clerkgate.User
+		clerkID, externalID        sql.NullString
+		meta                       []byte
+		lastSignIn, deleted        sql.NullInt64
+		clerkUpdated, created, upd int64
+	)
+	err := row.Scan(&u.ID, &clerkID, &u.Email, &u.EmailVerified, &u.FirstName, &u.LastName, &u.ImageURL, &u.Role,
+		&meta, &externalID, &u.Banned, &lastSignIn, &clerkUpdated, &created, &upd, &deleted)
+	if err != nil {
+		return nil, err
+	}
+	u.ClerkUserID, u.ExternalID = clerkID.String, externalID.String
+	if meta != nil {
+		u.PublicMetadata = json.RawMessage(meta)
+	}
+	u.ClerkUpdatedAt = clerkUpdated
+	u.CreatedAt, u.UpdatedAt = fromMillis(created), fromMillis(upd)
+	if lastSignIn.Valid {
+		u.LastSignInAt = fromMillis(lastSignIn.Int64)
+	}
+	if deleted.Valid {
+		u.DeletedAt = fromMillis(deleted.Int64)
+	}
+	return &u, nil
+}
+
+// nullString is s, or NULL for "".
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// nullMillis is t in Unix milliseconds, or NULL for the zero time.
+func nullMillis(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+// fromMillis is the UTC time of Unix milliseconds ms.
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
