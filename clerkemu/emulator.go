@@ -35,7 +35,8 @@ type Options struct {
 	// emulators can share one key to save the key generation.
 	SigningKey *rsa.PrivateKey
 	// Roles are the organization roles memberships may hold, with their
-	// permissions. Nil means [DefaultRoles].
+	// permissions. Nil means [DefaultRoles]. An organization's creator gets
+	// "org:admin", or the first role listed when there is no such role.
 	Roles []Role
 	// OnEvent, when set, is called once for every change, in the order of
 	// the changes, after the change is stored and outside the emulator's
@@ -69,8 +70,10 @@ type Emulator struct {
 	log       *slog.Logger
 	tokenTTL  time.Duration
 	roles     map[string]Role
-	onEvent   func(Event)
-	handler   http.Handler
+	// creatorRole is given to an organization's creator.
+	creatorRole string
+	onEvent     func(Event)
+	handler     http.Handler
 
 	mu          sync.Mutex
 	keys        keyring
@@ -131,6 +134,7 @@ func New(opts Options) (*Emulator, error) {
 	if e.roles, err = indexRoles(roles); err != nil {
 		return nil, err
 	}
+	e.creatorRole = creatorRole(roles)
 	if err := e.keys.init(opts.SigningKey); err != nil {
 		return nil, err
 	}

@@ -7,7 +7,9 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"math/big"
+	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -185,5 +187,18 @@ func TestNewValidatesOptions(t *testing.T) {
 	e2, _ := clerkemu.New(clerkemu.Options{Name: "acme", SigningKey: testKey()})
 	if e2.Issuer() != "https://clerk.acme.emulator" || e2.SecretKey() == e.SecretKey() {
 		t.Errorf("issuer %q", e2.Issuer())
+	}
+}
+
+func TestStart(t *testing.T) {
+	t.Parallel()
+	srv := clerkemu.Start(t, clerkemu.Options{SigningKey: testKey()})
+	if !strings.HasPrefix(srv.URL, "http://127.0.0.1:") || srv.APIURL != srv.URL+"/v1" {
+		t.Errorf("URL %q APIURL %q", srv.URL, srv.APIURL)
+	}
+	srv.Close()
+	srv.Close() // twice is fine, and so is the cleanup's third time
+	if _, err := http.Get(srv.APIURL + "/jwks"); err == nil {
+		t.Error("server still answers after Close")
 	}
 }

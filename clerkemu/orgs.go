@@ -73,12 +73,13 @@ type membershipRecord struct {
 
 // CreateOrganization creates an organization, as POST /v1/organizations
 // does. An empty slug is derived from the name. With createdBy set, that
-// user becomes its first member, with the role "org:admin"; with createdBy
+// user becomes its first member, with the role "org:admin" (or, when
+// Options.Roles has no such role, the first role listed); with createdBy
 // empty the organization has no members.
 func (e *Emulator) CreateOrganization(name, slug, createdBy string) (*Organization, error) {
 	var out Organization
 	err := e.update(func(t *tx) error {
-		rec, err := t.createOrg(name, slug, createdBy, nil, nil)
+		rec, err := t.createOrg(orgInput{name: name, slug: slug, createdBy: createdBy})
 		if err != nil {
 			return err
 		}
@@ -125,9 +126,19 @@ func (e *Emulator) org(idOrSlug string) (*orgRecord, error) {
 	return nil, errNotFound("Given organization not found.")
 }
 
-func (t *tx) createOrg(name, slug, createdBy string, public, private map[string]any) (*orgRecord, error) {
+// orgInput describes a new organization.
+type orgInput struct {
+	name, slug, createdBy string
+	public, private       map[string]any
+	maxMembers            int
+	createdAt             *time.Time
+}
+
+// createOrg validates in and stores a new organization; its creator, if
+// any, becomes a member with the creator role.
+func (t *tx) createOrg(in orgInput) (*orgRecord, error) {
 	e := t.e
-	name = strings.TrimSpace(name)
+	name, slug, createdBy := strings.TrimSpace(in.name), in.slug, in.createdBy
 	if name == "" {
 		return nil, errMissing("name")
 	}
@@ -138,6 +149,12 @@ func (t *tx) createOrg(name, slug, createdBy string, public, private map[string]
 		if _, err := e.user(createdBy); err != nil {
 			return nil, err
 		}
+		if e.creatorRole == "" {
+			return nil, errValue("created_by", "No role is configured for organization creators.")
+		}
+	}
+	if in.maxMembers < 0 {
+		return nil, errValue("max_allowed_memberships", "max_allowed_memberships must not be negative.")
 	}
 	if slug == "" {
 		slug = slugify(name)
@@ -150,13 +167,16 @@ func (t *tx) createOrg(name, slug, createdBy string, public, private map[string]
 	ms := millis(t.now)
 	id := newID("org")
 	o := Organization{Object: "organization", ID: id, Name: name, Slug: slug, ImageURL: defaultImageURL(id),
-		AdminDeleteEnabled: true, PublicMetadata: orEmpty(public), PrivateMetadata: orEmpty(private),
-		CreatedBy: createdBy, CreatedAt: ms, UpdatedAt: ms}
+		MaxAllowedMemberships: in.maxMembers, AdminDeleteEnabled: true, PublicMetadata: orEmpty(in.public),
+		PrivateMetadata: orEmpty(in.private), CreatedBy: createdBy, CreatedAt: ms, UpdatedAt: ms}
+	if in.createdAt != nil {
+		o.CreatedAt = millis(*in.createdAt)
+	}
 	rec := &orgRecord{o: o, seq: e.nextSeq()}
 	e.orgs[id] = rec
 	t.emit("organization.created", e.orgSnapshot(rec))
 	if createdBy != "" {
-		if _, err := t.addMembership(id, createdBy, "org:admin", nil, nil); err != nil {
+		if _, err := t.addMembership(id, createdBy, e.creatorRole, nil, nil); err != nil {
 			return nil, err
 		}
 	}

@@ -99,20 +99,15 @@ func (e *Emulator) handleCreateOrg(r *http.Request, _ []string) (any, error) {
 			return nil, err
 		}
 	}
-	if maxMembers != nil && *maxMembers < 0 {
-		return nil, errValue("max_allowed_memberships", "max_allowed_memberships must not be negative.")
+	in := orgInput{name: name, slug: slug, createdBy: createdBy, public: public, private: private, createdAt: createdAt}
+	if maxMembers != nil {
+		in.maxMembers = *maxMembers
 	}
 	var out Organization
 	err = e.update(func(t *tx) error {
-		rec, err := t.createOrg(name, slug, createdBy, public, private)
+		rec, err := t.createOrg(in)
 		if err != nil {
 			return err
-		}
-		if maxMembers != nil {
-			rec.o.MaxAllowedMemberships = *maxMembers
-		}
-		if createdAt != nil {
-			rec.o.CreatedAt = millis(*createdAt)
 		}
 		out = e.orgSnapshot(rec)
 		return nil

@@ -161,6 +161,28 @@ func TestOrganizationHelpers(t *testing.T) {
 	}
 }
 
+func TestMembershipLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, clerkemu.Options{})
+	a, _ := e.srv.CreateUser(clerkemu.UserParams{})
+	b, _ := e.srv.CreateUser(clerkemu.UserParams{})
+	r := e.do(t, "POST", "/v1/organizations", `{"name":"Tiny","created_by":"`+a.ID+`","max_allowed_memberships":1,"created_at":"2025-01-02T03:04:05Z"}`)
+	var org clerkemu.Organization
+	r.decode(t, &org)
+	if org.MaxAllowedMemberships != 1 || org.MembersCount != 1 || org.CreatedAt != 1735787045000 {
+		t.Fatalf("org %s", r.body)
+	}
+	r = e.do(t, "POST", "/v1/organizations/"+org.ID+"/memberships", `{"user_id":"`+b.ID+`","role":"org:member"}`)
+	if code, _ := r.clerkError(t); r.status != 403 || code != "organization_membership_quota_exceeded" {
+		t.Errorf("over the limit: %d %s", r.status, code)
+	}
+	r = e.do(t, "PATCH", "/v1/organizations/"+org.ID, `{"max_allowed_memberships":0}`)
+	r = e.do(t, "POST", "/v1/organizations/"+org.ID+"/memberships", `{"user_id":"`+b.ID+`","role":"org:member"}`)
+	if r.status != 200 {
+		t.Errorf("after lifting the limit: %d %s", r.status, r.body)
+	}
+}
+
 func TestCustomRoles(t *testing.T) {
 	t.Parallel()
 	roles := []clerkemu.Role{{Key: "org:billing", Name: "Billing", Permissions: []string{
@@ -181,6 +203,19 @@ func TestCustomRoles(t *testing.T) {
 	want := map[string]any{"id": org.ID, "slg": "shop", "rol": "billing", "per": "pay,read", "fpm": "3,2"}
 	if !reflect.DeepEqual(claims["o"], want) || claims["fea"] != "o:invoices,o:reports" {
 		t.Errorf("o %v fea %v", claims["o"], claims["fea"])
+	}
+	creator, _ := e.srv.CreateUser(clerkemu.UserParams{})
+	owned, err := e.srv.CreateOrganization("Owned", "", creator.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.do(t, "GET", "/v1/organizations/"+owned.ID+"/memberships", "")
+	var ms struct {
+		Data []clerkemu.OrganizationMembership `json:"data"`
+	}
+	r.decode(t, &ms)
+	if len(ms.Data) != 1 || ms.Data[0].Role != "org:billing" || ms.Data[0].RoleName != "Billing" {
+		t.Errorf("creator membership %s", r.body)
 	}
 	for _, bad := range [][]clerkemu.Role{
 		{{Key: "org:x", Permissions: []string{"invoices:read"}}},

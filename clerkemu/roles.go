@@ -41,6 +41,20 @@ func DefaultRoles() []Role {
 	}
 }
 
+// creatorRole is the role an organization's creator gets: "org:admin", or
+// the first role listed when there is none; "" for no roles at all.
+func creatorRole(roles []Role) string {
+	for _, r := range roles {
+		if r.Key == "org:admin" {
+			return r.Key
+		}
+	}
+	if len(roles) > 0 {
+		return roles[0].Key
+	}
+	return ""
+}
+
 // indexRoles validates roles and indexes them by key.
 func indexRoles(roles []Role) (map[string]Role, error) {
 	m := make(map[string]Role, len(roles))
