@@ -1,8 +1,11 @@
 package clerkemu_test
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 
@@ -173,4 +176,43 @@ func TestConcurrentUse(t *testing.T) {
 	if got, want := len(rec.take()), 1+workers*each*3; got != want {
 		t.Errorf("%d events, want %d", got, want)
 	}
+}
+
+// TestLogsHoldNoSecrets logs every request at debug level and checks that
+// neither the secret key nor any token reaches the log.
+func TestLogsHoldNoSecrets(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := newEnv(t, clerkemu.Options{Logger: logger})
+	u, _ := e.srv.CreateUser(clerkemu.UserParams{Email: "log@example.com"})
+	s, _ := e.srv.CreateSession(u.ID, "")
+	r := e.do(t, "POST", "/v1/sessions/"+s.ID+"/tokens", "{}")
+	var tok struct{ JWT string }
+	r.decode(t, &tok)
+	e.do(t, "GET", "/v1/users", "", "Authorization", "Bearer sk_test_guess")
+	e.do(t, "POST", "/v1/users", `{"password":"hunter2hunter2"}`)
+	mu.Lock()
+	defer mu.Unlock()
+	out := buf.String()
+	if !strings.Contains(out, "clerkemu request") {
+		t.Fatalf("nothing logged: %q", out)
+	}
+	for _, secret := range []string{e.srv.SecretKey(), tok.JWT, strings.Split(tok.JWT, ".")[2], "sk_test_guess", "hunter2"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log holds a secret: %q", out)
+		}
+	}
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

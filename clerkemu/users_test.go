@@ -284,6 +284,10 @@ func TestUserListAndCount(t *testing.T) {
 	t.Run("count", func(t *testing.T) {
 		r := e.do(t, "GET", "/v1/users/count?query=archer", "")
 		jsonEqual(t, r.body, `{"object":"total_count","total_count":2}`)
+		n, err := e.users.Count(ctx(), &user.ListParams{EmailAddresses: []string{"ann@example.com", "eve@example.com"}})
+		if err != nil || n.Object != "total_count" || n.TotalCount != 2 {
+			t.Errorf("sdk count: %v %+v", err, n)
+		}
 	})
 }
 
