@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,20 +43,11 @@ func readForm(r *http.Request, allowed ...string) (form, error) {
 		return nil, errBody()
 	}
 	for name := range f {
-		if !contains(allowed, name) {
+		if !slices.Contains(allowed, name) {
 			return nil, errUnknownParam(name)
 		}
 	}
 	return f, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // has reports whether name is present, null included.
@@ -209,7 +201,7 @@ func orderBy(q url.Values, def string, fields ...string) (field string, desc boo
 	case strings.HasPrefix(s, "+"), strings.HasPrefix(s, " "):
 		s = s[1:] // an unencoded "+" in a query string arrives as a space
 	}
-	if !contains(fields, s) {
+	if !slices.Contains(fields, s) {
 		return "", false, errValue("order_by", "order_by must be one of "+strings.Join(fields, ", ")+", each with an optional + or - prefix.")
 	}
 	return s, desc, nil

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -120,7 +121,7 @@ func allowedMethods(rt *router, r *http.Request) []string {
 	segs, _ := splitPath(strings.TrimPrefix(r.URL.EscapedPath(), "/v1"))
 	var out []string
 	for i, rte := range rt.routes {
-		if _, ok := match(rt.split[i], segs); ok && !contains(out, rte.method) {
+		if _, ok := match(rt.split[i], segs); ok && !slices.Contains(out, rte.method) {
 			out = append(out, rte.method)
 		}
 	}
