@@ -85,17 +85,38 @@ type wireClaims struct {
 	Fva            []float64       `json:"fva"`
 }
 
+// claimNames are the members wireClaims decodes, which must be spelled
+// exactly (encoding/json would match "Sub" to sub).
+var claimNames = func() *nameRules {
+	r := newNameRules("iss", "sub", "sid", "azp", "jti", "exp", "nbf", "iat", "v", "sts", "pla", "fea", "o",
+		"org_id", "org_slug", "org_role", "org_permissions", "act", "fva")
+	r.children = map[string]*nameRules{
+		"o":   newNameRules("id", "slg", "rol", "per", "fpm"),
+		"act": newNameRules("sub"),
+	}
+	return r
+}()
+
 // timeClaim is a numeric date: present or not, in seconds.
 type timeClaim struct {
 	set bool
 	sec float64
 }
 
+// Bounds of the times a timeClaim converts to: year 1 and year 9999. A
+// numeric date beyond them is valid (SPEC: anything within int64 seconds)
+// and is clamped, which keeps comparisons with time.Time right.
+const (
+	minTimeSec = -62135596800
+	maxTimeSec = 253402300799
+)
+
 func (t timeClaim) time() time.Time {
 	if !t.set {
 		return time.Time{}
 	}
-	s, frac := math.Modf(t.sec)
+	sec := min(max(t.sec, minTimeSec), maxTimeSec)
+	s, frac := math.Modf(sec)
 	return time.Unix(int64(s), int64(frac*1e9)).UTC()
 }
 
@@ -107,7 +128,7 @@ type parsedClaims struct {
 
 // parseClaims decodes a payload. Every failure is token_invalid.
 func parseClaims(payload []byte) (*parsedClaims, error) {
-	if err := checkJSONObject(payload); err != nil {
+	if err := checkJSONObject(payload, claimNames); err != nil {
 		return nil, err
 	}
 	var w wireClaims
@@ -189,10 +210,10 @@ func parseClaims(payload []byte) (*parsedClaims, error) {
 	return p, nil
 }
 
-// numericDate parses a JSON number of seconds. Absent or null is unset; a
+// numericDate parses a JSON number of seconds. Absent is unset; null, a
 // string, a non-finite value or one beyond int64 seconds is invalid.
 func numericDate(raw json.RawMessage) (timeClaim, error) {
-	if len(raw) == 0 || string(raw) == "null" {
+	if len(raw) == 0 {
 		return timeClaim{}, nil
 	}
 	if c := raw[0]; c != '-' && (c < '0' || c > '9') {

@@ -10,15 +10,17 @@ import (
 // valid UTF-8) in which no object, at any depth, repeats a member name.
 // Names are compared as encoding/json matches struct fields, after case
 // folding, so that {"sub":"a","SUB":"b"} cannot pick one of the two
-// silently. It allocates only for names with escapes or non-ASCII letters,
-// and its cost is linear in the input.
-func checkJSONObject(b []byte) error {
+// silently. Names of rules, the members this package decodes, must also be
+// spelled exactly: "Sub" must not stand in for "sub". It allocates only for
+// names with escapes or non-ASCII letters, and its cost is linear in the
+// input.
+func checkJSONObject(b []byte, rules *nameRules) error {
 	s := jsonScanner{b: b}
 	s.ws()
 	if s.i >= len(b) || b[s.i] != '{' {
 		return invalid("bad_json")
 	}
-	if err := s.value(0); err != nil {
+	if err := s.value(0, rules); err != nil {
 		return err
 	}
 	s.ws()
@@ -48,7 +50,59 @@ func (s *jsonScanner) ws() {
 	}
 }
 
-func (s *jsonScanner) value(depth int) error {
+// nameRules are the member names of one object that encoding/json will
+// decode into a struct: folded name -> exact name, and the rules of the
+// members that are objects themselves.
+type nameRules struct {
+	exact    map[string]string
+	children map[string]*nameRules
+}
+
+func newNameRules(names ...string) *nameRules {
+	r := &nameRules{exact: make(map[string]string, len(names))}
+	for _, n := range names {
+		r.exact[foldName(n)] = n
+	}
+	return r
+}
+
+// check refuses a name that folds to a known member but is spelled otherwise.
+func (r *nameRules) check(n memberName) error {
+	if r == nil {
+		return nil
+	}
+	if n.folded != "" {
+		if exact, ok := r.exact[n.folded]; ok && exact != decodeJSONString(n.raw) {
+			return invalid("claim_name_case")
+		}
+		return nil
+	}
+	var buf [32]byte
+	if len(n.raw) > len(buf) {
+		return nil // longer than any known name
+	}
+	for i, c := range n.raw {
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	// string(buf[:n]) as a map key does not allocate.
+	if exact, ok := r.exact[string(buf[:len(n.raw)])]; ok && exact != string(n.raw) {
+		return invalid("claim_name_case")
+	}
+	return nil
+}
+
+// child returns the rules of the member named exactly name, or nil.
+func (r *nameRules) child(name []byte) *nameRules {
+	if r == nil || r.children == nil {
+		return nil
+	}
+	return r.children[string(name)]
+}
+
+func (s *jsonScanner) value(depth int, rules *nameRules) error {
 	if s.i >= len(s.b) {
 		return errBadJSON
 	}
@@ -57,7 +111,7 @@ func (s *jsonScanner) value(depth int) error {
 		if depth >= maxJSONDepth {
 			return errBadJSON
 		}
-		return s.object(depth + 1)
+		return s.object(depth+1, rules)
 	case c == '[':
 		if depth >= maxJSONDepth {
 			return errBadJSON
@@ -186,7 +240,7 @@ func (s *jsonScanner) array(depth int) error {
 	}
 	for {
 		s.ws()
-		if err := s.value(depth); err != nil {
+		if err := s.value(depth, nil); err != nil {
 			return err
 		}
 		s.ws()
@@ -216,7 +270,7 @@ type memberName struct {
 // so that an object of many members costs linear time, not quadratic.
 const smallObject = 16
 
-func (s *jsonScanner) object(depth int) error {
+func (s *jsonScanner) object(depth int, rules *nameRules) error {
 	s.i++
 	var small [smallObject]memberName
 	names := small[:0]
@@ -259,13 +313,16 @@ func (s *jsonScanner) object(depth int) error {
 			}
 			seen[k] = struct{}{}
 		}
+		if err := rules.check(n); err != nil {
+			return err
+		}
 		s.ws()
 		if s.i >= len(s.b) || s.b[s.i] != ':' {
 			return errBadJSON
 		}
 		s.i++
 		s.ws()
-		if err := s.value(depth); err != nil {
+		if err := s.value(depth, rules.child(raw)); err != nil {
 			return err
 		}
 		s.ws()

@@ -46,7 +46,7 @@ func TestCheckJSONObject(t *testing.T) {
 		{``, "bad_json"},
 	}
 	for _, c := range cases {
-		err := checkJSONObject([]byte(c.in))
+		err := checkJSONObject([]byte(c.in), nil)
 		if got := Reason(err); got != c.reason {
 			t.Errorf("%s: reason %q (%v), want %q", c.in, got, err, c.reason)
 		}
@@ -54,7 +54,7 @@ func TestCheckJSONObject(t *testing.T) {
 	deep := bytes.Repeat([]byte(`{"a":`), 40)
 	deep = append(deep, '1')
 	deep = append(deep, bytes.Repeat([]byte(`}`), 40)...)
-	if checkJSONObject(deep) == nil {
+	if checkJSONObject(deep, nil) == nil {
 		t.Error("40 levels of nesting accepted")
 	}
 }
@@ -66,7 +66,7 @@ func FuzzCheckJSONObject(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if checkJSONObject(b) != nil {
+		if checkJSONObject(b, nil) != nil {
 			return
 		}
 		if !json.Valid(b) {

@@ -12,21 +12,22 @@ const SessionCookie = "__session"
 // TokenFromRequest returns the session token of r: the Authorization Bearer
 // token, else the __session cookie. The Bearer scheme is matched without
 // regard to case. Another scheme, an empty Bearer or nothing at all is
-// ErrNoCredentials (unless the cookie carries a token); two Authorization
-// headers or two __session cookies are ErrInvalidRequest.
+// ErrNoCredentials (unless the cookie carries a token). Two Authorization
+// headers or two __session cookies are ErrInvalidRequest, whichever source
+// would be used: ambiguous credentials are refused, never guessed at.
 func TokenFromRequest(r *http.Request) (string, error) {
 	auth := r.Header.Values("Authorization")
 	if len(auth) > 1 {
 		return "", &Error{Code: ErrInvalidRequest.Code, Reason: "multiple_authorization"}
 	}
+	cookies := r.CookiesNamed(SessionCookie)
+	if len(cookies) > 1 {
+		return "", &Error{Code: ErrInvalidRequest.Code, Reason: "multiple_session_cookies"}
+	}
 	if len(auth) == 1 {
 		if tok, ok := bearer(auth[0]); ok {
 			return tok, nil
 		}
-	}
-	cookies := r.CookiesNamed(SessionCookie)
-	if len(cookies) > 1 {
-		return "", &Error{Code: ErrInvalidRequest.Code, Reason: "multiple_session_cookies"}
 	}
 	if len(cookies) == 1 && cookies[0].Value != "" {
 		return cookies[0].Value, nil

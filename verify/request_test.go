@@ -131,3 +131,16 @@ func TestVerifyRequest(t *testing.T) {
 		})
 	}
 }
+
+// Two __session cookies are ambiguous even when a Bearer header would win:
+// SPEC §4 refuses them rather than guessing which one the client meant.
+func TestTokenFromRequestCookiesAmbiguousWithHeader(t *testing.T) {
+	t.Parallel()
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Authorization", "Bearer abc")
+	r.Header.Add("Cookie", "__session=a; __session=b")
+	_, err := verify.TokenFromRequest(r)
+	if clerkgate.ErrorCode(err) != clerkgate.CodeInvalidRequest {
+		t.Fatalf("err %v, want invalid_request", err)
+	}
+}

@@ -112,6 +112,9 @@ func (v *Verifier) expires(pc *parsedClaims) time.Time {
 	return pc.Expiry.Add(v.cfg.leeway)
 }
 
+// headerNames are the header members decoded into header.
+var headerNames = newNameRules("alg", "kid", "typ", "crit")
+
 // header is a token's JOSE header.
 type header struct {
 	Alg  string          `json:"alg"`
@@ -134,7 +137,7 @@ func (v *Verifier) verifyToken(ctx context.Context, token string, now time.Time)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := checkJSONObject(hb); err != nil {
+	if err := checkJSONObject(hb, headerNames); err != nil {
 		return nil, nil, err
 	}
 	var hdr header
