@@ -27,6 +27,9 @@ func (s *Store) ListUsers(ctx context.Context, q clerkgate.UserQuery) ([]*clerkg
 	case limit < 0 || limit > maxLimit:
 		return nil, "", errInvalid("limit must be between 1 and 200")
 	}
+	if !validText(q.Query) || !validText(q.Role) {
+		return nil, "", errInvalid("query and role must be UTF-8 text without NUL characters")
+	}
 	var (
 		where []string
 		args  []any
@@ -91,6 +94,12 @@ func escapeLike(s string) string {
 // maxCursor bounds the length of a cursor a client may send.
 const maxCursor = 256
 
+// The times a cursor may carry, in Unix ms: years 1 to 9999.
+const (
+	minMillis = -62135596800000
+	maxMillis = 253402300799999
+)
+
 // encodeCursor is the opaque cursor of the page after the row (created, id).
 func encodeCursor(created int64, id string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(created, 10) + ":" + id))
@@ -108,7 +117,7 @@ func decodeCursor(c string) (created int64, id string, ok bool) {
 	}
 	ms, id, found := strings.Cut(string(b), ":")
 	created, err = strconv.ParseInt(ms, 10, 64)
-	if !found || err != nil || id == "" {
+	if !found || err != nil || id == "" || !validText(id) || created < minMillis || created > maxMillis {
 		return 0, "", false
 	}
 	return created, id, true

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	clerkgate "github.com/clerkgate/clerkgate"
 )
@@ -52,6 +54,9 @@ RETURNING ` + userColumns
 
 // UserByID returns the user with local id id, tombstones included.
 func (s *Store) UserByID(ctx context.Context, id string) (*clerkgate.User, error) {
+	if !validText(id) {
+		return nil, errNotFound()
+	}
 	row := s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id)
 	return getUser(row, "user by id")
 }
@@ -59,6 +64,9 @@ func (s *Store) UserByID(ctx context.Context, id string) (*clerkgate.User, error
 // UserByClerkID returns the user with Clerk id clerkUserID, tombstones
 // included.
 func (s *Store) UserByClerkID(ctx context.Context, clerkUserID string) (*clerkgate.User, error) {
+	if !validText(clerkUserID) {
+		return nil, errNotFound()
+	}
 	row := s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE clerk_user_id = ?`, clerkUserID)
 	return getUser(row, "user by clerk id")
 }
@@ -106,11 +114,22 @@ func (s *Store) SaveClerkUser(ctx context.Context, u *clerkgate.User) (*clerkgat
 func validUser(u *clerkgate.User) error {
 	switch {
 	case u == nil || u.ClerkUserID == "":
-		return &clerkgate.Error{Code: clerkgate.CodeInvalidRequest, Message: "a user to save needs a Clerk user id"}
+		return errInvalid("a user to save needs a Clerk user id")
 	case len(u.PublicMetadata) > 0 && !json.Valid(u.PublicMetadata):
-		return &clerkgate.Error{Code: clerkgate.CodeInvalidRequest, Message: "public metadata is not valid JSON"}
+		return errInvalid("public metadata is not valid JSON")
+	}
+	for _, s := range []string{u.ID, u.ClerkUserID, u.Email, u.FirstName, u.LastName, u.ImageURL, u.Role, u.ExternalID} {
+		if !validText(s) {
+			return errInvalid("user fields must be UTF-8 text without NUL characters")
+		}
 	}
 	return nil
+}
+
+// validText reports whether s is text every store can hold and compare:
+// valid UTF-8 without NUL (which PostgreSQL's text rejects).
+func validText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // getUser scans one user or answers CodeNotFound.

@@ -89,6 +89,38 @@ func testInsertNeedsClerkID(t *testing.T, s clerkgate.UserStore) {
 	wantCode(t, err, clerkgate.CodeInvalidRequest)
 }
 
+// testInvalidText: text no engine can hold alike (NUL, invalid UTF-8) is
+// CodeInvalidRequest when saved, and not found when looked up.
+func testInvalidText(t *testing.T, s clerkgate.UserStore) {
+	for _, bad := range []string{"a\x00b", "\xff\xfe"} {
+		for _, set := range []func(u *clerkgate.User){
+			func(u *clerkgate.User) { u.ClerkUserID = bad },
+			func(u *clerkgate.User) { u.ID = bad },
+			func(u *clerkgate.User) { u.Email = bad },
+			func(u *clerkgate.User) { u.FirstName = bad },
+			func(u *clerkgate.User) { u.Role = bad },
+		} {
+			u := newUser("user_text", 1)
+			set(u)
+			_, _, err := s.SaveClerkUser(t.Context(), u)
+			wantCode(t, err, clerkgate.CodeInvalidRequest)
+		}
+		_, err := s.UserByID(t.Context(), bad)
+		wantCode(t, err, clerkgate.CodeNotFound)
+		_, err = s.UserByClerkID(t.Context(), bad)
+		wantCode(t, err, clerkgate.CodeNotFound)
+		_, _, err = s.ListUsers(t.Context(), clerkgate.UserQuery{Query: bad})
+		wantCode(t, err, clerkgate.CodeInvalidRequest)
+		_, _, err = s.ListUsers(t.Context(), clerkgate.UserQuery{Role: bad})
+		wantCode(t, err, clerkgate.CodeInvalidRequest)
+	}
+	// Unicode that is not ASCII is fine.
+	u := newUser("user_text", 1)
+	u.FirstName, u.LastName = "Zoë", "Ångström 日本"
+	got, _ := mustSave(t, s, u)
+	sameContent(t, got, u)
+}
+
 func testUpdateNewer(t *testing.T, s clerkgate.UserStore) {
 	first, _ := mustSave(t, s, newUser("user_up", 1))
 	time.Sleep(2 * time.Millisecond)

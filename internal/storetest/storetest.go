@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) clerkgate.UserStore) {
 		{"InsertGeneratesID", testInsertGeneratesID},
 		{"InsertKeepsGivenIDAndCreatedAt", testInsertKeepsGiven},
 		{"InsertNeedsClerkID", testInsertNeedsClerkID},
+		{"InvalidText", testInvalidText},
 		{"UpdateNewer", testUpdateNewer},
 		{"UpdateClearsFields", testUpdateClearsFields},
 		{"StaleIgnored", testStaleIgnored},

@@ -1,0 +1,44 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+
+	clerkgate "github.com/clerkgate/clerkgate"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// SQLSTATEs that mapError gives a code.
+const (
+	uniqueViolation         = "23505"
+	characterNotInRepertory = "22021" // NUL or invalid UTF-8 in text
+	untranslatableCharacter = "22P05" // \u0000 in jsonb
+)
+
+// errNotFound is the answer for a user that is not there.
+func errNotFound() error {
+	return &clerkgate.Error{Code: clerkgate.CodeNotFound, Message: "user not found"}
+}
+
+// errInvalid is a CodeInvalidRequest error with a client-safe message.
+func errInvalid(message string) error {
+	return &clerkgate.Error{Code: clerkgate.CodeInvalidRequest, Message: message}
+}
+
+// mapError gives err its contract code: a unique violation is CodeConflict,
+// text PostgreSQL cannot hold (a NUL character in public metadata) is
+// CodeInvalidRequest, anything else is wrapped with the name of the operation (and is
+// CodeInternal). The text of a *pgconn.PgError names the constraint; the
+// values, which are in its Detail, never reach the message.
+func mapError(op string, err error) error {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		switch e.Code {
+		case uniqueViolation:
+			return &clerkgate.Error{Code: clerkgate.CodeConflict, Message: "a user with the same id already exists", Err: err}
+		case characterNotInRepertory, untranslatableCharacter:
+			return &clerkgate.Error{Code: clerkgate.CodeInvalidRequest, Message: "text the database cannot store", Err: err}
+		}
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}

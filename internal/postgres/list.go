@@ -1,0 +1,124 @@
+package postgres
+
+import (
+	"context"
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"time"
+
+	clerkgate "github.com/clerkgate/clerkgate"
+)
+
+// Page sizes of ListUsers.
+const (
+	defaultLimit = 50
+	maxLimit     = 200
+)
+
+// ListUsers implements clerkgate.UserStore.ListUsers with keyset pagination
+// over (created_at, id). Query matches substrings of email, first and last
+// name, case-insensitively (ILIKE); its % and _ are plain characters.
+func (s *Store) ListUsers(ctx context.Context, q clerkgate.UserQuery) ([]*clerkgate.User, string, error) {
+	limit := q.Limit
+	switch {
+	case limit == 0:
+		limit = defaultLimit
+	case limit < 0 || limit > maxLimit:
+		return nil, "", errInvalid("limit must be between 1 and 200")
+	}
+	if !validText(q.Query) || !validText(q.Role) {
+		return nil, "", errInvalid("query and role must be UTF-8 text without NUL characters")
+	}
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string { // the placeholder of a new argument v
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if !q.IncludeDeleted {
+		where = append(where, "deleted_at IS NULL")
+	}
+	if q.Role != "" {
+		where = append(where, "role = "+arg(q.Role))
+	}
+	if q.Query != "" {
+		p := arg("%" + escapeLike(q.Query) + "%")
+		where = append(where, `(email ILIKE `+p+` ESCAPE '\' OR first_name ILIKE `+p+` ESCAPE '\' OR last_name ILIKE `+p+` ESCAPE '\')`)
+	}
+	if q.Cursor != "" {
+		created, id, ok := decodeCursor(q.Cursor)
+		if !ok {
+			return nil, "", errInvalid("invalid cursor")
+		}
+		where = append(where, "(created_at, id) > ("+arg(time.UnixMilli(created).UTC())+", "+arg(id)+")")
+	}
+	query := `SELECT ` + userColumns + ` FROM users`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY created_at, id LIMIT " + arg(limit+1)
+
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, "", mapError("list users", err)
+	}
+	defer rows.Close()
+	users := make([]*clerkgate.User, 0, min(limit+1, 64))
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, "", mapError("list users", err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", mapError("list users", err)
+	}
+	if len(users) <= limit {
+		return users, "", nil
+	}
+	users = users[:limit]
+	last := users[limit-1]
+	return users, encodeCursor(last.CreatedAt.UnixMilli(), last.ID), nil
+}
+
+// escapeLike makes every character of s match itself in a LIKE pattern
+// with ESCAPE '\'.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// maxCursor bounds the length of a cursor a client may send.
+const maxCursor = 256
+
+// The times a cursor may carry, in Unix ms: years 1 to 9999.
+const (
+	minMillis = -62135596800000
+	maxMillis = 253402300799999
+)
+
+// encodeCursor is the opaque cursor of the page after the row (created, id).
+func encodeCursor(created int64, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(created, 10) + ":" + id))
+}
+
+// decodeCursor reverses encodeCursor; ok is false for anything it did not
+// make.
+func decodeCursor(c string) (created int64, id string, ok bool) {
+	if len(c) > maxCursor {
+		return 0, "", false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, "", false
+	}
+	ms, id, found := strings.Cut(string(b), ":")
+	created, err = strconv.ParseInt(ms, 10, 64)
+	if !found || err != nil || id == "" || !validText(id) || created < minMillis || created > maxMillis {
+		return 0, "", false
+	}
+	return created, id, true
+}

@@ -1,0 +1,194 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	clerkgate "github.com/clerkgate/clerkgate"
+	"github.com/jackc/pgx/v5"
+)
+
+// userColumns are the columns of users in the order scanUser reads them.
+const userColumns = `id, clerk_user_id, email, email_verified, first_name, last_name, image_url, role,
+	public_metadata, external_id, banned, last_sign_in_at, clerk_updated_at, created_at, updated_at, deleted_at`
+
+// saveUser inserts a user or overwrites the row with its Clerk id under the
+// conditions of clerkgate.UserStore.SaveClerkUser, in one statement: the
+// WHERE of the upsert skips tombstones, older versions and overwrites that
+// would change nothing, and RETURNING yields the row only when it changed.
+// ON CONFLICT locks the existing row, so concurrent saves of one user are
+// applied one after the other, each against the latest version.
+const saveUser = `INSERT INTO users AS u (` + userColumns + `)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+ON CONFLICT (clerk_user_id) DO UPDATE SET
+	email            = EXCLUDED.email,
+	email_verified   = EXCLUDED.email_verified,
+	first_name       = EXCLUDED.first_name,
+	last_name        = EXCLUDED.last_name,
+	image_url        = EXCLUDED.image_url,
+	role             = EXCLUDED.role,
+	public_metadata  = EXCLUDED.public_metadata,
+	external_id      = EXCLUDED.external_id,
+	banned           = EXCLUDED.banned,
+	last_sign_in_at  = EXCLUDED.last_sign_in_at,
+	clerk_updated_at = GREATEST(u.clerk_updated_at, EXCLUDED.clerk_updated_at),
+	updated_at       = EXCLUDED.updated_at,
+	deleted_at       = EXCLUDED.deleted_at
+WHERE u.deleted_at IS NULL
+	AND (EXCLUDED.deleted_at IS NOT NULL OR u.clerk_updated_at <= EXCLUDED.clerk_updated_at)
+	AND (u.email, u.email_verified, u.first_name, u.last_name, u.image_url, u.role, u.public_metadata,
+		u.external_id, u.banned, u.last_sign_in_at, u.clerk_updated_at, u.deleted_at)
+	IS DISTINCT FROM
+		(EXCLUDED.email, EXCLUDED.email_verified, EXCLUDED.first_name, EXCLUDED.last_name, EXCLUDED.image_url,
+		EXCLUDED.role, EXCLUDED.public_metadata, EXCLUDED.external_id, EXCLUDED.banned, EXCLUDED.last_sign_in_at,
+		EXCLUDED.clerk_updated_at, EXCLUDED.deleted_at)
+RETURNING ` + userColumns
+
+// UserByID returns the user with local id id, tombstones included.
+func (s *Store) UserByID(ctx context.Context, id string) (*clerkgate.User, error) {
+	if !validText(id) {
+		return nil, errNotFound()
+	}
+	row := s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id)
+	return getUser(row, "user by id")
+}
+
+// UserByClerkID returns the user with Clerk id clerkUserID, tombstones
+// included.
+func (s *Store) UserByClerkID(ctx context.Context, clerkUserID string) (*clerkgate.User, error) {
+	if !validText(clerkUserID) {
+		return nil, errNotFound()
+	}
+	row := s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE clerk_user_id = $1`, clerkUserID)
+	return getUser(row, "user by clerk id")
+}
+
+// SaveClerkUser implements clerkgate.UserStore.SaveClerkUser in one upsert
+// statement; when it changes nothing, the row as stored is read afterwards
+// (a new statement, so it sees a row a concurrent save has just committed).
+func (s *Store) SaveClerkUser(ctx context.Context, u *clerkgate.User) (*clerkgate.User, bool, error) {
+	if err := validUser(u); err != nil {
+		return nil, false, err
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	id := u.ID
+	if id == "" {
+		id = clerkgate.NewUserID(now)
+	}
+	created := u.CreatedAt
+	if created.IsZero() {
+		created = now
+	}
+	var meta any
+	if len(u.PublicMetadata) > 0 {
+		meta = string(u.PublicMetadata)
+	}
+	row := s.pool.QueryRow(ctx, saveUser,
+		id, u.ClerkUserID, u.Email, u.EmailVerified, u.FirstName, u.LastName, u.ImageURL, u.Role,
+		meta, nullString(u.ExternalID), u.Banned, nullTime(u.LastSignInAt), u.ClerkUpdatedAt,
+		millis(created), now, nullTime(u.DeletedAt))
+	stored, err := scanUser(row)
+	switch {
+	case err == nil:
+		return stored, true, nil
+	case !errors.Is(err, pgx.ErrNoRows):
+		return nil, false, mapError("save user", err)
+	}
+	// The row exists and was left alone; rows are never removed, so it is
+	// still there.
+	stored, err = s.UserByClerkID(ctx, u.ClerkUserID)
+	if err != nil {
+		return nil, false, err
+	}
+	return stored, false, nil
+}
+
+// validUser checks what SaveClerkUser requires of its argument.
+func validUser(u *clerkgate.User) error {
+	switch {
+	case u == nil || u.ClerkUserID == "":
+		return errInvalid("a user to save needs a Clerk user id")
+	case len(u.PublicMetadata) > 0 && !json.Valid(u.PublicMetadata):
+		return errInvalid("public metadata is not valid JSON")
+	}
+	for _, s := range []string{u.ID, u.ClerkUserID, u.Email, u.FirstName, u.LastName, u.ImageURL, u.Role, u.ExternalID} {
+		if !validText(s) {
+			return errInvalid("user fields must be UTF-8 text without NUL characters")
+		}
+	}
+	return nil
+}
+
+// validText reports whether s is text every store can hold and compare:
+// valid UTF-8 without NUL (which PostgreSQL's text rejects).
+func validText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// getUser scans one user or answers CodeNotFound.
+func getUser(row pgx.Row, op string) (*clerkgate.User, error) {
+	u, err := scanUser(row)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, errNotFound()
+	case err != nil:
+		return nil, mapError(op, err)
+	}
+	return u, nil
+}
+
+// scanUser reads the columns of userColumns.
+func scanUser(row pgx.Row) (*clerkgate.User, error) {
+	var (
+		u                   clerkgate.User
+		clerkID, externalID *string
+		meta                []byte
+		lastSignIn, deleted *time.Time
+	)
+	err := row.Scan(&u.ID, &clerkID, &u.Email, &u.EmailVerified, &u.FirstName, &u.LastName, &u.ImageURL, &u.Role,
+		&meta, &externalID, &u.Banned, &lastSignIn, &u.ClerkUpdatedAt, &u.CreatedAt, &u.UpdatedAt, &deleted)
+	if err != nil {
+		return nil, err
+	}
+	if clerkID != nil {
+		u.ClerkUserID = *clerkID
+	}
+	if externalID != nil {
+		u.ExternalID = *externalID
+	}
+	if meta != nil {
+		u.PublicMetadata = json.RawMessage(meta)
+	}
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	if lastSignIn != nil {
+		u.LastSignInAt = lastSignIn.UTC()
+	}
+	if deleted != nil {
+		u.DeletedAt = deleted.UTC()
+	}
+	return &u, nil
+}
+
+// nullString is s, or NULL for "".
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// millis is t in UTC truncated to the millisecond, the precision of the
+// store (timestamptz has microseconds; SQLite and Clerk have milliseconds).
+func millis(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+// nullTime is millis(t), or NULL for the zero time.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return millis(t)
+}
