@@ -23,10 +23,10 @@ type command struct {
 // commands lists every command of the product, in the order "clerkgate
 // help" shows them.
 var commands = []command{
-	{name: "serve", summary: "run the service: auth API, webhook receiver, proxy and forward-auth"},
+	{name: "serve", summary: "run the service: auth API, webhook receiver, proxy and forward-auth", run: runServe},
 	{name: "dev", summary: "serve plus an embedded Clerk emulator and seeded users, for local work"},
 	{name: "emulator", summary: "run the Clerk emulator alone (Backend API subset, JWKS, session tokens)", run: runEmulator},
-	{name: "migrate", summary: "database migrations: migrate up | migrate status"},
+	{name: "migrate", summary: "database migrations: migrate up | migrate status", run: runMigrate},
 	{name: "sync", summary: "reconcile the local user store with Clerk"},
 	{name: "import-legacy", summary: "push local users without a Clerk id into Clerk, then link them"},
 	{name: "token", summary: "print a session token for a user from an emulator", run: runToken},

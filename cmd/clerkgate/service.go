@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/clerkgate/clerkgate"
+	"github.com/clerkgate/clerkgate/internal/clerkapi"
+	"github.com/clerkgate/clerkgate/internal/httpapi"
+	"github.com/clerkgate/clerkgate/internal/identity"
+	"github.com/clerkgate/clerkgate/internal/metrics"
+	"github.com/clerkgate/clerkgate/internal/policy"
+	"github.com/clerkgate/clerkgate/verify"
+)
+
+// service is the running clerkgate service: what "serve" and "dev" start.
+type service struct {
+	cfg      serviceConfig
+	log      *slog.Logger
+	store    store
+	verifier *verify.Verifier
+	clerk    *clerkapi.Client // nil without a secret key
+	identity *identity.Service
+	metrics  *metrics.Metrics
+	handler  http.Handler
+}
+
+// newService opens the store (migrating it unless told not to) and builds
+// every component. Nothing listens yet.
+func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
+	s := &service{cfg: cfg, log: log, metrics: metrics.New()}
+	s.store, err = openStore(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			s.store.Close()
+		}
+	}()
+	if !cfg.NoMigrate {
+		if err := s.store.Migrate(ctx); err != nil {
+			return nil, fmt.Errorf("migrations: %w", err)
+		}
+	}
+	if cfg.SecretKey != "" {
+		s.clerk, err = clerkapi.New(clerkapi.Options{
+			APIURL:    cfg.APIURL,
+			SecretKey: cfg.SecretKey,
+			Observe:   s.metrics.ObserveClerkAPI,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("CLERK_SECRET_KEY: %w", err)
+		}
+	}
+	vo := verify.Options{
+		JWTKey:            cfg.JWTKey,
+		Issuer:            cfg.Issuer,
+		AuthorizedParties: cfg.AuthorizedParties,
+		Algorithms:        cfg.Algorithms,
+		Leeway:            cfg.Leeway,
+		JWKSMinRefresh:    cfg.JWKSMinRefresh,
+		JWKSRefresh:       cfg.JWKSRefresh,
+		JWKSMaxStale:      cfg.JWKSMaxStale,
+		JWKSTimeout:       cfg.JWKSTimeout,
+		CacheSize:         cfg.TokenCacheSize,
+		OnJWKSFetch:       s.observeJWKSFetch,
+	}
+	if cfg.Leeway == 0 {
+		vo.Leeway = -1 // explicitly none
+	}
+	if cfg.TokenCacheSize == 0 {
+		vo.CacheSize = -1
+	}
+	if cfg.JWTKey == "" {
+		vo.JWKSURL = cfg.APIURL + "/v1/jwks"
+		vo.SecretKey = cfg.SecretKey
+	}
+	if s.verifier, err = verify.New(vo); err != nil {
+		return nil, err
+	}
+	s.metrics.WatchVerifier(s.verifier, time.Now)
+	io := identity.Options{Store: s.store, Policy: policy.Default()}
+	if s.clerk != nil {
+		io.Clerk = identity.FetcherFunc(func(ctx context.Context, id string) (*clerkgate.User, error) {
+			u, _, err := s.clerk.GetUser(ctx, id)
+			return u, err
+		})
+	}
+	if s.identity, err = identity.New(io); err != nil {
+		return nil, err
+	}
+	s.handler = httpapi.NewServer(httpapi.Deps{
+		Logger:       log,
+		Verifier:     s.verifier,
+		Identity:     s.identity,
+		Metrics:      s.metrics,
+		Checks:       s.checks(),
+		ServeMetrics: cfg.MetricsAddr == "",
+	})
+	return s, nil
+}
+
+func (s *service) observeJWKSFetch(f verify.JWKSFetch) {
+	s.metrics.ObserveJWKSFetch(f)
+	if f.Err != nil {
+		s.log.Warn("JWKS fetch failed", slog.String("reason", f.Reason), slog.String("error", f.Err.Error()))
+	} else {
+		s.log.Debug("JWKS fetched", slog.String("reason", f.Reason), slog.Int("keys", f.Keys),
+			slog.Duration("duration", f.Duration))
+	}
+}
+
+// checks are the readiness checks of SPEC §3.
+func (s *service) checks() []httpapi.Check {
+	checks := []httpapi.Check{
+		{Name: "database", Critical: true, Run: s.store.Ping},
+		{Name: "cache", Run: func(context.Context) error { return nil }}, // in-process
+		{Name: "clerk_jwks", Critical: true, Run: func(context.Context) error {
+			ks := s.verifier.Keys()
+			if !ks.Usable {
+				if ks.LastError != "" {
+					return errors.New("no usable verification key: " + ks.LastError)
+				}
+				return errors.New("no usable verification key yet")
+			}
+			return nil
+		}},
+	}
+	if s.clerk != nil {
+		checks = append(checks, httpapi.Check{Name: "clerk_api", Run: cachedCheck(10*time.Second, s.clerk.Ping)})
+	}
+	return checks
+}
+
+// cachedCheck runs check at most once per period, so that probes do not
+// turn into a load on Clerk.
+func cachedCheck(period time.Duration, check func(context.Context) error) func(context.Context) error {
+	var mu sync.Mutex
+	var last time.Time
+	var lastErr error
+	return func(ctx context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !last.IsZero() && time.Since(last) < period {
+			return lastErr
+		}
+		lastErr = check(ctx)
+		if lastErr != nil {
+			lastErr = errors.New(clerkgate.ErrorMessage(lastErr))
+		}
+		last = time.Now()
+		return lastErr
+	}
+}
+
+// run serves on ln (and on metricsLn when set) until ctx ends, then shuts
+// down gracefully within shutdownTimeout.
+func (s *service) run(ctx context.Context, ln, metricsLn net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.verifier.Start(ctx)
+	servers := []*http.Server{s.httpServer(s.handler)}
+	listeners := []net.Listener{ln}
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.metrics.Handler())
+		servers = append(servers, s.httpServer(mux))
+		listeners = append(listeners, metricsLn)
+	}
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
+	var err error
+	select {
+	case err = <-errc:
+		err = fmt.Errorf("listener: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer scancel()
+	for _, srv := range servers {
+		if serr := srv.Shutdown(sctx); serr != nil {
+			srv.Close()
+		}
+	}
+	return err
+}
+
+func (s *service) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// close releases the store and the Backend API client.
+func (s *service) close() {
+	if s.clerk != nil {
+		s.clerk.Close()
+	}
+	s.store.Close()
+}
