@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	clerkgate "github.com/clerkgate/clerkgate"
@@ -39,6 +40,25 @@ type Store struct {
 	w   *sql.DB // the one writer connection
 	r   *sql.DB // read-only connections; w itself for an in-memory database
 	now func() time.Time
+
+	// The frequent statements, prepared on first use (the tables exist
+	// only after Migrate): parsing the upsert costs more than running it.
+	mu                    sync.Mutex
+	save, byID, byClerkID *sql.Stmt
+}
+
+// stmt returns *p, preparing query on db first if need be.
+func (s *Store) stmt(ctx context.Context, p **sql.Stmt, db *sql.DB, query string) (*sql.Stmt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if *p == nil {
+		st, err := db.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		*p = st
+	}
+	return *p, nil
 }
 
 // ParseURL returns the path in a DATABASE_URL of the sqlite scheme:
@@ -119,7 +139,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // Close closes every connection of s.
 func (s *Store) Close() error {
-	err := s.w.Close()
+	var err error
+	s.mu.Lock()
+	for _, st := range []*sql.Stmt{s.save, s.byID, s.byClerkID} {
+		if st != nil {
+			err = errors.Join(err, st.Close())
+		}
+	}
+	s.mu.Unlock()
+	err = errors.Join(err, s.w.Close())
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
 	}

@@ -57,8 +57,11 @@ func (s *Store) UserByID(ctx context.Context, id string) (*clerkgate.User, error
 	if !validText(id) {
 		return nil, errNotFound()
 	}
-	row := s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id)
-	return getUser(row, "user by id")
+	st, err := s.stmt(ctx, &s.byID, s.r, `SELECT `+userColumns+` FROM users WHERE id = ?`)
+	if err != nil {
+		return nil, mapError("user by id", err)
+	}
+	return getUser(st.QueryRowContext(ctx, id), "user by id")
 }
 
 // UserByClerkID returns the user with Clerk id clerkUserID, tombstones
@@ -67,8 +70,11 @@ func (s *Store) UserByClerkID(ctx context.Context, clerkUserID string) (*clerkga
 	if !validText(clerkUserID) {
 		return nil, errNotFound()
 	}
-	row := s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE clerk_user_id = ?`, clerkUserID)
-	return getUser(row, "user by clerk id")
+	st, err := s.stmt(ctx, &s.byClerkID, s.r, `SELECT `+userColumns+` FROM users WHERE clerk_user_id = ?`)
+	if err != nil {
+		return nil, mapError("user by clerk id", err)
+	}
+	return getUser(st.QueryRowContext(ctx, clerkUserID), "user by clerk id")
 }
 
 // SaveClerkUser implements clerkgate.UserStore.SaveClerkUser in one upsert
@@ -90,7 +96,11 @@ func (s *Store) SaveClerkUser(ctx context.Context, u *clerkgate.User) (*clerkgat
 	if len(u.PublicMetadata) > 0 {
 		meta = string(u.PublicMetadata)
 	}
-	row := s.w.QueryRowContext(ctx, saveUser,
+	st, err := s.stmt(ctx, &s.save, s.w, saveUser)
+	if err != nil {
+		return nil, false, mapError("save user", err)
+	}
+	row := st.QueryRowContext(ctx,
 		id, u.ClerkUserID, u.Email, u.EmailVerified, u.FirstName, u.LastName, u.ImageURL, u.Role,
 		meta, nullString(u.ExternalID), u.Banned, nullMillis(u.LastSignInAt), u.ClerkUpdatedAt,
 		created.UnixMilli(), now.UnixMilli(), nullMillis(u.DeletedAt))
