@@ -46,6 +46,18 @@
 // templates exist, so a token request naming one answers 404.
 //
 // Every change is reported to [Options.OnEvent] with the Clerk webhook event
-// type it corresponds to (user.created, session.revoked, ...). State lives in
-// memory only; an Emulator is safe for concurrent use.
+// type it corresponds to (user.created, session.revoked, ...). An Emulator
+// is safe for concurrent use.
+//
+// State lives in memory. [Emulator.Snapshot] writes all of it (users,
+// organizations, memberships, sessions, signing keys, secret key) as a
+// versioned JSON document that [Options.State] restores, so that a restarted
+// emulator keeps its records and tokens signed before the restart still
+// verify; [Emulator.SaveFile] and [LoadFile] keep it in a file. The document
+// holds secrets: store it with mode 0600, as SaveFile does.
+//
+// [Emulator.Seed] creates users and organizations from a YAML or JSON seed
+// document (its doc comment shows the format; testdata/seed.yaml is an
+// example). Seeding keeps the records that exist, so the same seed can be
+// loaded on every start of a restored emulator.
 package clerkemu

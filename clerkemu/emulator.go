@@ -38,6 +38,13 @@ type Options struct {
 	// permissions. Nil means [DefaultRoles]. An organization's creator gets
 	// "org:admin", or the first role listed when there is no such role.
 	Roles []Role
+	// State, when not empty, is a document written by [Emulator.Snapshot]:
+	// New restores the instance from it, with its secret key, signing keys,
+	// users, organizations, memberships and sessions. SecretKey, Name and
+	// Issuer may then be empty or equal to the state's, and SigningKey must
+	// be nil. Roles must still hold every role a membership has. A restore
+	// is not a change: it emits no events. See [LoadFile].
+	State []byte
 	// OnEvent, when set, is called once for every change, in the order of
 	// the changes, after the change is stored and outside the emulator's
 	// lock. It may call the emulator's methods; events those calls cause are
@@ -87,8 +94,19 @@ type Emulator struct {
 	dispatchMu sync.Mutex // held while OnEvent runs
 }
 
-// New returns an emulator configured by opts.
+// New returns an emulator configured by opts, restored from opts.State
+// when it is set.
 func New(opts Options) (*Emulator, error) {
+	var st *stateDoc
+	if len(opts.State) > 0 {
+		var err error
+		if st, err = decodeState(opts.State); err != nil {
+			return nil, err
+		}
+		if err := st.applyTo(&opts); err != nil {
+			return nil, err
+		}
+	}
 	e := &Emulator{
 		secretKey:   opts.SecretKey,
 		name:        opts.Name,
@@ -135,7 +153,12 @@ func New(opts Options) (*Emulator, error) {
 		return nil, err
 	}
 	e.creatorRole = creatorRole(roles)
-	if err := e.keys.init(opts.SigningKey); err != nil {
+	if st != nil {
+		err = e.restore(st)
+	} else {
+		err = e.keys.init(opts.SigningKey)
+	}
+	if err != nil {
 		return nil, err
 	}
 	e.handler = e.routes()
@@ -237,6 +260,17 @@ const idAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 // newID returns a Clerk-style id: a type prefix and 27 random base62
 // characters, like "user_2Nf...".
 func newID(prefix string) string { return prefix + "_" + randomString(27) }
+
+// validID reports whether id is prefix, "_" and 1 to 64 characters of
+// idAlphabet: the ids the emulator makes, and the fixed ids seed files and
+// state documents may hold.
+func validID(prefix, id string) bool {
+	rest, ok := strings.CutPrefix(id, prefix+"_")
+	if !ok || rest == "" || len(rest) > 64 {
+		return false
+	}
+	return strings.Trim(rest, idAlphabet) == ""
+}
 
 // randomString returns n random characters of idAlphabet.
 func randomString(n int) string {

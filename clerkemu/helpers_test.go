@@ -207,10 +207,10 @@ type env struct {
 }
 
 // newEnv starts an emulator for t; opts.SigningKey defaults to the shared
-// test key.
+// test key unless opts.State holds the keys.
 func newEnv(t *testing.T, opts clerkemu.Options) *env {
 	t.Helper()
-	if opts.SigningKey == nil {
+	if opts.SigningKey == nil && len(opts.State) == 0 {
 		opts.SigningKey = testKey()
 	}
 	srv := clerkemu.Start(t, opts)

@@ -128,6 +128,8 @@ func (e *Emulator) org(idOrSlug string) (*orgRecord, error) {
 
 // orgInput describes a new organization.
 type orgInput struct {
+	// id is a fixed id (seed files); empty means a new random one.
+	id                    string
 	name, slug, createdBy string
 	public, private       map[string]any
 	maxMembers            int
@@ -165,7 +167,12 @@ func (t *tx) createOrg(in orgInput) (*orgRecord, error) {
 		return nil, err
 	}
 	ms := millis(t.now)
-	id := newID("org")
+	id := in.id
+	if id == "" {
+		id = newID("org")
+	} else if _, taken := e.orgs[id]; taken || !validID("org", id) {
+		return nil, errValue("id", "id "+id+" is taken or is not an organization id.")
+	}
 	o := Organization{Object: "organization", ID: id, Name: name, Slug: slug, ImageURL: defaultImageURL(id),
 		MaxAllowedMemberships: in.maxMembers, AdminDeleteEnabled: true, PublicMetadata: orEmpty(in.public),
 		PrivateMetadata: orEmpty(in.private), CreatedBy: createdBy, CreatedAt: ms, UpdatedAt: ms}
@@ -185,7 +192,7 @@ func (t *tx) createOrg(in orgInput) (*orgRecord, error) {
 
 // checkSlug validates a slug and its uniqueness against other orgs.
 func (e *Emulator) checkSlug(slug, except string) error {
-	if slug == "" || len(slug) > 256 || strings.Trim(slug, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+	if !validSlug(slug) {
 		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeParamFormatInvalid, Param: "slug",
 			Message: "is invalid", LongMessage: "slug can contain only lowercase alphanumeric characters, '-' and '_'."}
 	}
@@ -193,6 +200,12 @@ func (e *Emulator) checkSlug(slug, except string) error {
 		return errExists("slug", "That slug is taken. Please try another.")
 	}
 	return nil
+}
+
+// validSlug reports whether slug has the form Clerk accepts: 1 to 256
+// lower-case letters, digits, '-' or '_'.
+func validSlug(slug string) bool {
+	return slug != "" && len(slug) <= 256 && strings.Trim(slug, "abcdefghijklmnopqrstuvwxyz0123456789-_") == ""
 }
 
 func (e *Emulator) slugTaken(slug, except string) bool {

@@ -135,6 +135,8 @@ type userRecord struct {
 // userInput is a validated-on-create description of a user, from either the
 // HTTP API or UserParams.
 type userInput struct {
+	// id is a fixed id (seed files); empty means a new random one.
+	id                 string
 	emails             []string
 	emailStatus        []string
 	username           *string
@@ -284,7 +286,12 @@ func (t *tx) createUser(in userInput) (*userRecord, error) {
 		created = *in.createdAt
 	}
 	ms := millis(created)
-	id := newID("user")
+	id := in.id
+	if id == "" {
+		id = newID("user")
+	} else if _, taken := e.users[id]; taken || !validID("user", id) {
+		return nil, errValue("id", "id "+id+" is taken or is not a user id.")
+	}
 	u := User{
 		ID:                            id,
 		Object:                        "user",

@@ -39,7 +39,7 @@ func (e *Emulator) setUsername(u *User, name *string) error {
 		u.Username = nil
 		return nil
 	}
-	if len(n) < 4 || len(n) > 64 || strings.Trim(n, "abcdefghijklmnopqrstuvwxyz0123456789_-.") != "" {
+	if !validUsername(n) {
 		return &Error{Status: http.StatusUnprocessableEntity, Code: CodeParamFormatInvalid, Param: "username",
 			Message: "is invalid", LongMessage: "Usernames must be 4 to 64 characters of letters, digits, '_', '-' or '.'."}
 	}
@@ -50,6 +50,12 @@ func (e *Emulator) setUsername(u *User, name *string) error {
 	}
 	u.Username = &n
 	return nil
+}
+
+// validUsername reports whether n is a username as Clerk stores it: 4 to 64
+// lower-case letters, digits, '_', '-' or '.'.
+func validUsername(n string) bool {
+	return len(n) >= 4 && len(n) <= 64 && strings.Trim(n, "abcdefghijklmnopqrstuvwxyz0123456789_-.") == ""
 }
 
 // setExternalID sets or clears (empty string) the external id, unique per

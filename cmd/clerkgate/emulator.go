@@ -1,16 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -27,7 +30,10 @@ type emulatorConfig struct {
 	Addr          string
 	SecretKey     string // empty: the emulator generates one
 	Issuer        string // empty: the emulator's default
-	Seed          string
+	Seed          string // path of the seed file, or ""
+	SeedData      []byte // its content, read while the flags are checked
+	State         string // path of the state file, or ""
+	StateData     []byte // its content; nil when there is none yet
 	WebhookURL    string
 	WebhookSecret string
 	Log           logConfig
@@ -38,14 +44,15 @@ type emulatorConfig struct {
 func parseEmulatorConfig(args []string, getenv func(string) string, stdout io.Writer) (cfg emulatorConfig, helped bool, err error) {
 	fs := newFlagSet("emulator", "[flags]",
 		"Runs a local Clerk emulator: a Backend API subset under /v1, JWKS and session\n"+
-			"tokens, with all state in memory. When it listens it prints KEY=value lines\n"+
-			"on standard output that a shell can source: CLERK_API_URL, CLERK_SECRET_KEY,\n"+
-			"CLERK_JWT_KEY and CLERK_ISSUER. Logs go to standard error (LOG_LEVEL,\n"+
-			"LOG_FORMAT).")
+			"tokens, with all state in memory; --state keeps it in a file across restarts.\n"+
+			"When it listens it prints KEY=value lines on standard output that a shell can\n"+
+			"source: CLERK_API_URL, CLERK_SECRET_KEY, CLERK_JWT_KEY and CLERK_ISSUER. Logs\n"+
+			"go to standard error (LOG_LEVEL, LOG_FORMAT).")
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8081", "listen `address` (port 0 picks a free port)")
 	fs.StringVar(&cfg.SecretKey, "secret-key", "", "Backend API secret `key` sk_... (default $CLERK_SECRET_KEY, else generated)")
 	fs.StringVar(&cfg.Issuer, "issuer", "", "`iss` of the session tokens (default the emulator's https://clerk.<name>.emulator style issuer)")
-	fs.StringVar(&cfg.Seed, "seed", "", "YAML or JSON `file` of users and organizations to load (not available yet)")
+	fs.StringVar(&cfg.Seed, "seed", "", "YAML or JSON `file` of users and organizations to create at start; those that exist are kept")
+	fs.StringVar(&cfg.State, "state", "", "`file` that keeps the state across restarts: loaded at start if it exists, saved after seeding and at shutdown (it holds the secret key and the signing keys: mode 0600)")
 	fs.StringVar(&cfg.WebhookURL, "webhook-url", "", "`URL` to send Svix-signed webhooks to (not available yet)")
 	fs.StringVar(&cfg.WebhookSecret, "webhook-secret", "", "whsec_... `secret` that signs the webhooks (not available yet)")
 	if helped, err := parseFlags(fs, args, stdout); helped || err != nil {
@@ -67,8 +74,18 @@ func parseEmulatorConfig(args []string, getenv func(string) string, stdout io.Wr
 			errs = append(errs, fmt.Errorf("--issuer: %q is not an http(s) URL", cfg.Issuer))
 		}
 	}
+	if cfg.Seed != "" {
+		if cfg.SeedData, err = os.ReadFile(cfg.Seed); err != nil {
+			errs = append(errs, fileError("--seed", cfg.Seed, err))
+		}
+	}
+	if cfg.State != "" {
+		if cfg.StateData, err = clerkemu.LoadFile(cfg.State); err != nil {
+			errs = append(errs, fileError("--state", cfg.State, err))
+		}
+	}
 	for _, f := range []struct{ name, value string }{
-		{"--seed", cfg.Seed}, {"--webhook-url", cfg.WebhookURL}, {"--webhook-secret", cfg.WebhookSecret},
+		{"--webhook-url", cfg.WebhookURL}, {"--webhook-secret", cfg.WebhookSecret},
 	} {
 		if f.value != "" {
 			errs = append(errs, fmt.Errorf("%s is not available yet", f.name))
@@ -88,13 +105,24 @@ func runEmulator(ctx context.Context, args []string, getenv func(string) string,
 	}
 	logger := newLogger(stderr, cfg.Log)
 
-	emu, err := clerkemu.New(clerkemu.Options{
-		SecretKey: cfg.SecretKey,
-		Issuer:    cfg.Issuer,
-		Logger:    logger,
-	})
+	emu, err := newEmulator(cfg, logger)
 	if err != nil {
-		return fmt.Errorf("emulator: %w", err)
+		return err
+	}
+	// saveState writes the state file, if any; it runs at start, so that a
+	// crash keeps the keys that signed the tokens handed out, and at the end.
+	saveState := func() error {
+		if cfg.State == "" {
+			return nil
+		}
+		if err := emu.SaveFile(cfg.State); err != nil {
+			return fmt.Errorf("emulator: saving --state %s: %w", cfg.State, err)
+		}
+		logger.Debug("emulator state saved", slog.String("file", cfg.State))
+		return nil
+	}
+	if err := saveState(); err != nil {
+		return err
 	}
 	jwtKey, err := pemBody(emu.PublicKeyPEM())
 	if err != nil {
@@ -120,7 +148,10 @@ func runEmulator(ctx context.Context, args []string, getenv func(string) string,
 	go func() { serveErr <- srv.Serve(ln) }()
 
 	keySource := "flag or CLERK_SECRET_KEY"
-	if cfg.SecretKey == "" {
+	switch {
+	case cfg.SecretKey == "" && cfg.StateData != nil:
+		keySource = "state file"
+	case cfg.SecretKey == "":
 		keySource = "generated"
 	}
 	logger.Info("emulator listening",
@@ -140,6 +171,9 @@ func runEmulator(ctx context.Context, args []string, getenv func(string) string,
 
 	select {
 	case err := <-serveErr:
+		if serr := saveState(); serr != nil {
+			return fmt.Errorf("emulator: %w; %w", err, serr)
+		}
 		return fmt.Errorf("emulator: %w", err)
 	case <-ctx.Done():
 	}
@@ -149,13 +183,64 @@ func runEmulator(ctx context.Context, args []string, getenv func(string) string,
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		_ = srv.Close()
 		<-serveErr
+		if serr := saveState(); serr != nil {
+			return fmt.Errorf("emulator: shutdown: %w; %w", err, serr)
+		}
 		return fmt.Errorf("emulator: shutdown: %w", err)
 	}
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if serr := saveState(); serr != nil {
+			return fmt.Errorf("emulator: %w; %w", err, serr)
+		}
 		return fmt.Errorf("emulator: %w", err)
+	}
+	if err := saveState(); err != nil {
+		return err
 	}
 	logger.Info("emulator stopped")
 	return nil
+}
+
+// newEmulator creates the emulator, restored from the state file when
+// there is one, and seeds it.
+func newEmulator(cfg emulatorConfig, logger *slog.Logger) (*clerkemu.Emulator, error) {
+	emu, err := clerkemu.New(clerkemu.Options{
+		SecretKey: cfg.SecretKey,
+		Issuer:    cfg.Issuer,
+		Logger:    logger,
+		State:     cfg.StateData,
+	})
+	switch {
+	case err != nil && cfg.StateData != nil:
+		return nil, fmt.Errorf("emulator: --state %s: %w", cfg.State, err)
+	case err != nil:
+		return nil, fmt.Errorf("emulator: %w", err)
+	case cfg.StateData != nil:
+		logger.Info("emulator state restored", slog.String("file", cfg.State))
+	}
+	if cfg.SeedData == nil {
+		return emu, nil
+	}
+	res, err := emu.Seed(bytes.NewReader(cfg.SeedData))
+	if err != nil {
+		return nil, fmt.Errorf("emulator: --seed %s: %w", cfg.Seed, err)
+	}
+	logger.Info("emulator seeded", slog.String("file", cfg.Seed),
+		slog.Int("users", len(res.Users)), slog.Int("users_created", res.CreatedUsers),
+		slog.Int("organizations", len(res.Organizations)), slog.Int("organizations_created", res.CreatedOrganizations),
+		slog.Int("memberships_created", res.CreatedMemberships))
+	return emu, nil
+}
+
+// fileError reports a problem with the file a flag names, without the
+// repetitions of *fs.PathError: "--seed users.yaml: no such file or
+// directory".
+func fileError(flag, path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("%s %s: %w", flag, path, err)
 }
 
 // pemBody returns the base64 body of a PEM block on one line, without the

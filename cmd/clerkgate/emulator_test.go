@@ -14,6 +14,9 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +32,15 @@ import (
 // context and checks that run returns nil promptly.
 func startEmulator(t *testing.T, env map[string]string, args ...string) map[string]string {
 	t.Helper()
+	vars, _ := startStoppableEmulator(t, env, args...)
+	return vars
+}
+
+// startStoppableEmulator is startEmulator that also returns a function
+// that stops the emulator at once (cancels its context and checks that run
+// returns nil), for tests that restart it.
+func startStoppableEmulator(t *testing.T, env map[string]string, args ...string) (vars map[string]string, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stdoutR, stdoutW := io.Pipe()
 	stderr := &syncBuffer{}
@@ -39,10 +51,12 @@ func startEmulator(t *testing.T, env map[string]string, args ...string) map[stri
 		stdoutW.Close()
 	}()
 	stopped := false
-	t.Cleanup(func() {
+	stop = func() {
+		t.Helper()
 		if stopped {
 			return
 		}
+		stopped = true
 		cancel()
 		select {
 		case err := <-done:
@@ -52,7 +66,8 @@ func startEmulator(t *testing.T, env map[string]string, args ...string) map[stri
 		case <-time.After(shutdownTimeout + 5*time.Second):
 			t.Errorf("emulator run() did not return after cancel")
 		}
-	})
+	}
+	t.Cleanup(stop)
 
 	lines := make(chan string)
 	go func() {
@@ -62,7 +77,7 @@ func startEmulator(t *testing.T, env map[string]string, args ...string) map[stri
 			lines <- sc.Text()
 		}
 	}()
-	vars := map[string]string{}
+	vars = map[string]string{}
 	deadline := time.After(30 * time.Second)
 	for len(vars) < 4 {
 		select {
@@ -94,7 +109,7 @@ func startEmulator(t *testing.T, env map[string]string, args ...string) map[stri
 			t.Errorf("the secret key reached the log:\n%s", stderr.String())
 		}
 	})
-	return vars
+	return vars, stop
 }
 
 func TestEmulatorAndToken(t *testing.T) {
@@ -330,4 +345,216 @@ func mustVerifyJWT(t *testing.T, jwt string, pub *rsa.PublicKey) claims {
 		t.Fatalf("payload: %v", err)
 	}
 	return c
+}
+
+// apiCall sends one request to the Backend API of the emulator that
+// printed vars, checks for a 200 and decodes the answer into v (if not nil).
+func apiCall(t *testing.T, vars map[string]string, method, path, body string, v any) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), method, vars["CLERK_API_URL"]+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+vars["CLERK_SECRET_KEY"])
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: status %d: %s", method, path, resp.StatusCode, raw)
+	}
+	if v != nil {
+		if err := json.Unmarshal(raw, v); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, path, err, raw)
+		}
+	}
+}
+
+// writeFile writes content to name in a new temporary directory and
+// returns its path.
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const testSeed = `users:
+  - email: alice@example.com
+    first_name: Alice
+    public_metadata: {role: admin}
+  - {email: bob@example.com, id: user_bob}
+organizations:
+  - name: Acme
+    slug: acme
+    members:
+      - {email: alice@example.com, role: org:admin}
+      - {email: bob@example.com, role: org:member}
+`
+
+// seededUser is the part of a seeded user the tests look at.
+type seededUser struct {
+	ID             string         `json:"id"`
+	FirstName      *string        `json:"first_name"`
+	PublicMetadata map[string]any `json:"public_metadata"`
+}
+
+func TestEmulatorSeed(t *testing.T) {
+	t.Parallel()
+	vars := startEmulator(t, nil, "--seed", writeFile(t, "seed.yaml", testSeed))
+
+	var users []seededUser
+	apiCall(t, vars, "GET", "/v1/users?email_address=alice@example.com", "", &users)
+	if len(users) != 1 || users[0].FirstName == nil || *users[0].FirstName != "Alice" || users[0].PublicMetadata["role"] != "admin" {
+		t.Fatalf("alice: %+v", users)
+	}
+	var bob seededUser
+	apiCall(t, vars, "GET", "/v1/users/user_bob", "", &bob)
+	var members struct {
+		Data []struct {
+			Role           string `json:"role"`
+			PublicUserData struct {
+				UserID string `json:"user_id"`
+			} `json:"public_user_data"`
+		} `json:"data"`
+	}
+	apiCall(t, vars, "GET", "/v1/organizations/acme/memberships?order_by=created_at", "", &members)
+	if len(members.Data) != 2 || members.Data[0].Role != "org:admin" || members.Data[0].PublicUserData.UserID != users[0].ID ||
+		members.Data[1].Role != "org:member" || members.Data[1].PublicUserData.UserID != "user_bob" {
+		t.Errorf("acme memberships: %+v", members.Data)
+	}
+}
+
+func TestEmulatorSeedAndStateErrors(t *testing.T) {
+	t.Parallel()
+	missing := filepath.Join(t.TempDir(), "missing.yaml")
+	badKey := writeFile(t, "seed.yaml", "users:\n  - emial: a@example.com\n")
+	badMember := writeFile(t, "seed.yaml", "organizations:\n  - name: A\n    members: [{email: carol@example.com}]\n")
+	empty := writeFile(t, "state.json", "")
+	garbage := writeFile(t, "state.json", `{"version":1,`)
+	otherKey := filepath.Join(t.TempDir(), "state.json")
+	emu, err := clerkemu.New(clerkemu.Options{SecretKey: "sk_test_in_the_state"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := emu.SaveFile(otherKey); err != nil {
+		t.Fatal(err)
+	}
+	noDir := filepath.Join(t.TempDir(), "missing", "state.json")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"seed missing", []string{"--seed", missing}, "emulator: --seed " + missing + ": no such file or directory"},
+		{"seed unknown key", []string{"--seed", badKey}, "emulator: --seed " + badKey + `: clerkemu: seed: line 2: unknown key "emial" in a user`},
+		{"seed unknown member", []string{"--seed", badMember}, "--seed " + badMember + ": clerkemu: seed: line 3: organizations[0].members[0]: no user has the email carol@example.com"},
+		{"state empty", []string{"--state", empty}, "emulator: --state " + empty + ": empty file, not a state"},
+		{"state damaged", []string{"--state", garbage}, "emulator: --state " + garbage + ": clerkemu: state is not a JSON object (truncated or damaged?)"},
+		{"state of another key", []string{"--state", otherKey, "--secret-key", "sk_test_on_the_command_line"}, "--state " + otherKey + ": clerkemu: the secret key (Options.SecretKey) differs from the state's"},
+		{"state directory missing", []string{"--state", noDir}, "emulator: saving --state " + noDir + ": clerkemu: save state: open "},
+		{"everything at once", []string{"--seed", missing, "--state", empty, "--addr", "x"}, `--addr: "x" is not host:port; --seed ` + missing + ": no such file or directory; --state " + empty + ": empty file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := runCLI(t, nil, append([]string{"emulator", "--addr", "127.0.0.1:0"}, tt.args...)...)
+			mustFailOneLine(t, r.err, 1, tt.want)
+			if strings.Contains(r.err.Error(), "sk_test_") {
+				t.Errorf("error shows a secret key: %q", r.err)
+			}
+			if r.stdout != "" {
+				t.Errorf("stdout = %q, want nothing", r.stdout)
+			}
+		})
+	}
+}
+
+func TestEmulatorState(t *testing.T) {
+	t.Parallel()
+	state := filepath.Join(t.TempDir(), "state.json")
+	seed := writeFile(t, "seed.yaml", testSeed)
+	first, stop := startStoppableEmulator(t, nil, "--state", state, "--seed", seed)
+
+	var carol seededUser
+	apiCall(t, first, "POST", "/v1/users", `{"email_address":["carol@example.com"],"first_name":"Carol"}`, &carol)
+	var sess struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	apiCall(t, first, "POST", "/v1/sessions", `{"user_id":"`+carol.ID+`"}`, &sess)
+	var tok struct {
+		JWT string `json:"jwt"`
+	}
+	apiCall(t, first, "POST", "/v1/sessions/"+sess.ID+"/tokens", `{"expires_in_seconds":3600}`, &tok)
+	stop()
+	if fi, err := os.Stat(state); err != nil {
+		t.Fatalf("no state file after shutdown: %v", err)
+	} else if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+		t.Errorf("state file mode %v, want 0600", fi.Mode().Perm())
+	}
+
+	second := startEmulator(t, nil, "--state", state, "--seed", seed)
+	for _, k := range []string{"CLERK_SECRET_KEY", "CLERK_JWT_KEY", "CLERK_ISSUER"} {
+		if second[k] != first[k] {
+			t.Errorf("%s changed across the restart", k)
+		}
+	}
+	var got seededUser
+	apiCall(t, second, "GET", "/v1/users/"+carol.ID, "", &got)
+	if got.FirstName == nil || *got.FirstName != "Carol" {
+		t.Errorf("carol after the restart: %+v", got)
+	}
+	apiCall(t, second, "GET", "/v1/sessions/"+sess.ID, "", &sess)
+	if sess.Status != "active" {
+		t.Errorf("session status %q after the restart, want active", sess.Status)
+	}
+	var count struct {
+		TotalCount int `json:"total_count"`
+	}
+	apiCall(t, second, "GET", "/v1/users/count", "", &count)
+	if count.TotalCount != 3 {
+		t.Errorf("%d users after seeding twice, want 3 (alice, bob, carol)", count.TotalCount)
+	}
+
+	// The token from the first run verifies with the second run's JWKS.
+	header, _, _ := strings.Cut(tok.JWT, ".")
+	rawHeader, err := base64.RawURLEncoding.DecodeString(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct{ Kid string }
+	if err := json.Unmarshal(rawHeader, &h); err != nil {
+		t.Fatal(err)
+	}
+	var jwks struct {
+		Keys []struct{ Kid, N, E string }
+	}
+	apiCall(t, second, "GET", "/v1/jwks", "", &jwks)
+	var pub *rsa.PublicKey
+	for _, k := range jwks.Keys {
+		n, errN := base64.RawURLEncoding.DecodeString(k.N)
+		e, errE := base64.RawURLEncoding.DecodeString(k.E)
+		if k.Kid == h.Kid && errN == nil && errE == nil {
+			pub = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+		}
+	}
+	if pub == nil {
+		t.Fatalf("kid %s of the first run's token is not in the second run's JWKS %+v", h.Kid, jwks.Keys)
+	}
+	if c := mustVerifyJWT(t, tok.JWT, pub); c.Sub != carol.ID || c.Sid != sess.ID {
+		t.Errorf("claims %+v", c)
+	}
 }
