@@ -24,7 +24,7 @@ type command struct {
 // help" shows them.
 var commands = []command{
 	{name: "serve", summary: "run the service: auth API, webhook receiver, proxy and forward-auth", run: runServe},
-	{name: "dev", summary: "serve plus an embedded Clerk emulator and seeded users, for local work"},
+	{name: "dev", summary: "serve plus an embedded Clerk emulator and seeded users, for local work", run: runDev},
 	{name: "emulator", summary: "run the Clerk emulator alone (Backend API subset, JWKS, session tokens)", run: runEmulator},
 	{name: "migrate", summary: "database migrations: migrate up | migrate status", run: runMigrate},
 	{name: "sync", summary: "reconcile the local user store with Clerk"},

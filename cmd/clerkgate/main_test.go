@@ -88,11 +88,11 @@ func TestUsage(t *testing.T) {
 				}
 				notYet := strings.HasSuffix(line, "(not available yet)")
 				switch fields[0] {
-				case "dev", "sync", "import-legacy":
+				case "sync", "import-legacy":
 					if !notYet {
 						t.Errorf("line %q is not marked not available yet", line)
 					}
-				case "serve", "migrate", "emulator", "token", "version", "help":
+				case "serve", "dev", "migrate", "emulator", "token", "version", "help":
 					if notYet {
 						t.Errorf("line %q is marked not available yet", line)
 					}
@@ -183,7 +183,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{"token bad user", []string{"token", "--user", "alice"}, map[string]string{"CLERK_SECRET_KEY": "sk_test_x"}, 1, "--user: must be a user id"},
 		{"token short ttl", []string{"token", "--user", "user_1", "--ttl", "10s"}, map[string]string{"CLERK_SECRET_KEY": "sk_test_x"}, 1, "--ttl: 10s is shorter than the minimum of 30s"},
 		{"token bad url", []string{"token", "--user", "user_1", "--api-url", "ftp://x"}, map[string]string{"CLERK_SECRET_KEY": "sk_test_x"}, 1, "--api-url (or CLERK_API_URL): not an http(s) URL"},
-		{"emulator seed", []string{"emulator", "--seed", "users.yaml"}, nil, 1, "--seed is not available yet"},
+		{"emulator seed missing", []string{"emulator", "--seed", "users.yaml"}, nil, 1, "--seed users.yaml"},
 		{"emulator webhooks", []string{"emulator", "--webhook-url", "http://127.0.0.1:1/x", "--webhook-secret", "whsec_x"}, nil, 1, "--webhook-url is not available yet; --webhook-secret is not available yet"},
 		{"emulator bad key", []string{"emulator", "--secret-key", "nope"}, nil, 1, "--secret-key (or CLERK_SECRET_KEY): must start with sk_"},
 		{"emulator bad addr", []string{"emulator", "--addr", "8081"}, nil, 1, `--addr: "8081" is not host:port`},
@@ -191,7 +191,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{"emulator bad log level", []string{"emulator"}, map[string]string{"LOG_LEVEL": "loud"}, 1, `LOG_LEVEL: "loud" is not one of`},
 		{"emulator bad log format", []string{"emulator"}, map[string]string{"LOG_FORMAT": "xml"}, 1, `LOG_FORMAT: "xml" is not one of`},
 	}
-	for _, name := range []string{"dev", "sync", "import-legacy"} {
+	for _, name := range []string{"sync", "import-legacy"} {
 		tests = append(tests, struct {
 			name     string
 			args     []string

@@ -27,6 +27,7 @@ type service struct {
 	verifier *verify.Verifier
 	clerk    *clerkapi.Client // nil without a secret key
 	identity *identity.Service
+	policy   *policy.Policy
 	metrics  *metrics.Metrics
 	handler  http.Handler
 }
@@ -34,7 +35,7 @@ type service struct {
 // newService opens the store (migrating it unless told not to) and builds
 // every component. Nothing listens yet.
 func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
-	s := &service{cfg: cfg, log: log, metrics: metrics.New()}
+	s := &service{cfg: cfg, log: log, metrics: metrics.New(), policy: policy.Default()}
 	s.store, err = openStore(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
@@ -86,7 +87,7 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *se
 		return nil, err
 	}
 	s.metrics.WatchVerifier(s.verifier, time.Now)
-	io := identity.Options{Store: s.store, Policy: policy.Default()}
+	io := identity.Options{Store: s.store, Policy: s.policy}
 	if s.clerk != nil {
 		io.Clerk = identity.FetcherFunc(func(ctx context.Context, id string) (*clerkgate.User, error) {
 			u, _, err := s.clerk.GetUser(ctx, id)
@@ -203,6 +204,34 @@ func (s *service) httpServer(h http.Handler) *http.Server {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// importUsers copies every Clerk user into the store, with its role; a
+// stored newer version wins.
+func (s *service) importUsers(ctx context.Context) error {
+	if s.clerk == nil {
+		return nil
+	}
+	const page = 500
+	after := ""
+	for {
+		users, err := s.clerk.ListUsersAfter(ctx, page, after)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			u.Role = s.policy.StoredRole(u.PublicMetadata)
+			stored, _, err := s.store.SaveClerkUser(ctx, u)
+			if err != nil {
+				return err
+			}
+			s.identity.Updated(stored)
+		}
+		if len(users) < page {
+			return nil
+		}
+		after = users[len(users)-1].ClerkUserID
 	}
 }
 
