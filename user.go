@@ -79,6 +79,25 @@ type UserStore interface {
 	Ping(ctx context.Context) error
 }
 
+// LinkStore links users that existed before Clerk (legacy users, with no
+// Clerk id) to their Clerk identity: by verified email or by external_id
+// (the local id that import-legacy gives Clerk).
+type LinkStore interface {
+	// CreateLocalUser inserts a user with no Clerk id (a legacy user). A
+	// new row gets u.ID if set, else a generated id.
+	CreateLocalUser(ctx context.Context, u *User) (*User, error)
+	// UnlinkedUserByEmail returns the live local user without a Clerk id
+	// whose email equals email (case-insensitive): CodeNotFound when there
+	// is none, CodeConflict when there are several.
+	UnlinkedUserByEmail(ctx context.Context, email string) (*User, error)
+	// LinkClerkUser gives the local user localID, which must have no Clerk
+	// id yet, the Clerk identity and fields of u (as SaveClerkUser would
+	// store them), keeping its id and created_at. CodeNotFound when there
+	// is no such user; CodeConflict when it is linked already or when u's
+	// Clerk id belongs to another row.
+	LinkClerkUser(ctx context.Context, localID string, u *User) (*User, error)
+}
+
 // crockford is the lowercase Crockford base32 alphabet of user ids.
 const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
 
