@@ -16,6 +16,9 @@ func (s *server) routes(r *router, serveMetrics bool) {
 		r.handle("GET", "/metrics", s.metrics.Handler())
 	}
 	r.handle("GET", "/auth/me", s.authenticate(verify.Policy{}, s.handleMe))
+	r.handle("POST", "/webhooks/clerk", http.HandlerFunc(s.handleWebhook))
+	r.handle("POST", "/admin/sync", s.require("users:write", s.handleStartSync))
+	r.handle("GET", "/admin/sync/{id}", s.require("users:write", s.handleGetSync))
 	r.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, &clerkgate.Error{Code: clerkgate.CodeNotFound, Message: "no such endpoint"})
 	}))

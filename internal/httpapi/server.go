@@ -11,6 +11,8 @@ import (
 
 	"github.com/clerkgate/clerkgate/internal/identity"
 	"github.com/clerkgate/clerkgate/internal/metrics"
+	"github.com/clerkgate/clerkgate/internal/security"
+	"github.com/clerkgate/clerkgate/internal/usersync"
 	"github.com/clerkgate/clerkgate/verify"
 )
 
@@ -34,6 +36,12 @@ type Deps struct {
 	Identity *identity.Service
 	Metrics  *metrics.Metrics
 	Checks   []Check
+	// Webhook checks webhook signatures; nil answers 503
+	// webhook_not_configured.
+	Webhook  *verify.Webhook
+	Syncer   *usersync.Syncer
+	Runs     *usersync.Runs // nil without a Backend API
+	Security *security.Recorder
 	// ServeMetrics puts /metrics on this handler (false when
 	// CLERKGATE_METRICS_ADDR gives it a listener of its own).
 	ServeMetrics bool
@@ -46,6 +54,10 @@ type server struct {
 	identity *identity.Service
 	metrics  *metrics.Metrics
 	checks   []Check
+	webhook  *verify.Webhook
+	syncer   *usersync.Syncer
+	runs     *usersync.Runs
+	security *security.Recorder
 	now      func() time.Time
 }
 
@@ -57,6 +69,10 @@ func NewServer(d Deps) http.Handler {
 		identity: d.Identity,
 		metrics:  d.Metrics,
 		checks:   d.Checks,
+		webhook:  d.Webhook,
+		syncer:   d.Syncer,
+		runs:     d.Runs,
+		security: d.Security,
 		now:      d.Now,
 	}
 	if s.log == nil {

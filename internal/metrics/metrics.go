@@ -26,6 +26,9 @@ type Metrics struct {
 	ClerkAPIDuration    *prometheus.HistogramVec
 	HTTPRequests        *prometheus.CounterVec
 	HTTPRequestDuration *prometheus.HistogramVec
+	WebhookEvents       *prometheus.CounterVec
+	UserSyncLag         prometheus.Histogram
+	SecurityEvents      *prometheus.CounterVec
 
 	// children caches labelled series of the request path, so a request
 	// costs a map read instead of hashing label values.
@@ -68,8 +71,22 @@ func New() *Metrics {
 			Help:    "HTTP request duration by route pattern.",
 			Buckets: []float64{1e-4, 5e-4, 1e-3, 5e-3, .01, .05, .1, .5, 1, 5},
 		}, []string{"route"}),
+		WebhookEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clerkgate_webhook_events_total",
+			Help: "Clerk webhook events by type and result.",
+		}, []string{"type", "result"}),
+		UserSyncLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "clerkgate_user_sync_lag_seconds",
+			Help:    "Time from a change in Clerk to the local store.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 15, 60, 300, 3600},
+		}),
+		SecurityEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clerkgate_security_events_total",
+			Help: "Security events by kind.",
+		}, []string{"kind"}),
 	}
 	r.MustRegister(
+		m.WebhookEvents, m.UserSyncLag, m.SecurityEvents,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.AuthRequests, m.AuthVerifyDuration, m.JWKSFetches,
@@ -115,6 +132,17 @@ func (m *Metrics) ObserveClerkAPI(operation string, status int, d time.Duration)
 	m.ClerkAPIRequests.WithLabelValues(operation, strconv.Itoa(status)).Inc()
 	m.ClerkAPIDuration.WithLabelValues(operation).Observe(d.Seconds())
 }
+
+// ObserveWebhook counts one webhook event.
+func (m *Metrics) ObserveWebhook(eventType, result string) {
+	m.WebhookEvents.WithLabelValues(eventType, result).Inc()
+}
+
+// ObserveSyncLag records the delay of one user change.
+func (m *Metrics) ObserveSyncLag(d time.Duration) { m.UserSyncLag.Observe(d.Seconds()) }
+
+// CountSecurityEvent counts one security event.
+func (m *Metrics) CountSecurityEvent(kind string) { m.SecurityEvents.WithLabelValues(kind).Inc() }
 
 // ObserveJWKSFetch counts one key-set fetch; it fits verify.Options.OnJWKSFetch.
 func (m *Metrics) ObserveJWKSFetch(f verify.JWKSFetch) {

@@ -1,0 +1,70 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/clerkgate/clerkgate"
+	"github.com/clerkgate/clerkgate/internal/identity"
+	"github.com/clerkgate/clerkgate/internal/policy"
+	"github.com/clerkgate/clerkgate/verify"
+)
+
+// require authenticates the request and then checks that the caller has
+// permission; authentication failures are answered first, so a bad token
+// gets its 401 even where the caller could never be allowed.
+func (s *server) require(permission string, next func(http.ResponseWriter, *http.Request, *identity.Identity)) http.Handler {
+	return s.authenticate(verify.Policy{}, func(w http.ResponseWriter, r *http.Request, id *identity.Identity) {
+		if !policy.Allowed(id.Permissions, permission) {
+			writeProblem(w, r, &clerkgate.Error{Code: clerkgate.CodeForbidden, Message: "this needs the permission " + permission})
+			return
+		}
+		next(w, r, id)
+	})
+}
+
+// writeError answers err, keeping the status of a statusError.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var se *statusError
+	if errors.As(err, &se) {
+		writeProblemStatus(w, r, clerkgate.CodeInvalidRequest, se.status, se.msg)
+		return
+	}
+	writeProblem(w, r, err)
+}
+
+func (s *server) handleStartSync(w http.ResponseWriter, r *http.Request, id *identity.Identity) {
+	if s.runs == nil {
+		writeProblem(w, r, &clerkgate.Error{Code: clerkgate.CodeUnavailable, Message: "reconcile needs CLERK_SECRET_KEY"})
+		return
+	}
+	var req struct {
+		DryRun bool `json:"dry_run"`
+	}
+	if err := decode(r, &req, true); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	run, err := s.runs.Start(req.DryRun)
+	if err != nil {
+		writeProblem(w, r, err)
+		return
+	}
+	s.security.Record(r.Context(), clerkgate.SecurityEvent{Kind: clerkgate.EventAdminAction, UserID: id.User.ID,
+		IP: remoteIP(r), RequestID: requestIDFrom(r.Context())}, map[string]any{"action": "sync", "run": run.ID, "dry_run": req.DryRun})
+	w.Header().Set("Location", "/admin/sync/"+run.ID)
+	writeJSON(w, http.StatusAccepted, run)
+}
+
+func (s *server) handleGetSync(w http.ResponseWriter, r *http.Request, _ *identity.Identity) {
+	if s.runs == nil {
+		writeProblem(w, r, &clerkgate.Error{Code: clerkgate.CodeNotFound, Message: "no such reconcile run"})
+		return
+	}
+	run, ok := s.runs.Get(r.PathValue("id"))
+	if !ok {
+		writeProblem(w, r, &clerkgate.Error{Code: clerkgate.CodeNotFound, Message: "no such reconcile run"})
+		return
+	}
+	writeJSON(w, http.StatusOK, run)
+}

@@ -1,0 +1,101 @@
+// Package usersync keeps the local user store equal to Clerk: it applies
+// Clerk webhook events (idempotently, in any order) and reconcile runs that
+// page through the Backend API.
+package usersync
+
+import (
+	"context"
+	"time"
+
+	"github.com/clerkgate/clerkgate"
+	"github.com/clerkgate/clerkgate/internal/policy"
+	"github.com/clerkgate/clerkgate/internal/security"
+)
+
+// Store is what synchronisation needs of the local store.
+type Store interface {
+	clerkgate.UserStore
+	clerkgate.LinkStore
+	clerkgate.MembershipStore
+	clerkgate.DenialStore
+	clerkgate.WebhookStore
+}
+
+// Denier is the in-process deny list that the verifier reads on every
+// request (verify.MemoryDenyList implements it).
+type Denier interface {
+	DenySession(sessionID string, until time.Time)
+	DenyUser(userID string)
+	AllowUser(userID string)
+}
+
+// Options configures a Syncer. Store and Policy are required.
+type Options struct {
+	Store    Store
+	Policy   *policy.Policy
+	Denier   Denier             // nil: denials are stored only
+	Security *security.Recorder // nil: no security events
+	// OnUser is told of every user row written, so that caches follow.
+	OnUser func(*clerkgate.User)
+	// Observe counts one webhook event by type and result (processed,
+	// duplicate, stale, ignored, failed, rejected).
+	Observe func(eventType, result string)
+	// ObserveLag records how long after Clerk's change a user change
+	// reached the store.
+	ObserveLag func(time.Duration)
+	// DenialTTL is how long a session denial lasts at least; 0 means 30
+	// days, longer than any session token Clerk's frontend uses (60 s).
+	DenialTTL time.Duration
+	Now       func() time.Time
+}
+
+// Syncer applies Clerk's view of users to the local store.
+type Syncer struct {
+	o Options
+}
+
+// New returns a Syncer.
+func New(o Options) *Syncer {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.DenialTTL == 0 {
+		o.DenialTTL = 30 * 24 * time.Hour
+	}
+	if o.OnUser == nil {
+		o.OnUser = func(*clerkgate.User) {}
+	}
+	if o.Observe == nil {
+		o.Observe = func(string, string) {}
+	}
+	return &Syncer{o: o}
+}
+
+// saveUser stores a Clerk user with its role, tells the caches, keeps the
+// in-process deny list in step with bans, and reports whether it changed
+// and the stored row.
+func (s *Syncer) saveUser(ctx context.Context, u *clerkgate.User) (*clerkgate.User, bool, error) {
+	u.Role = s.o.Policy.StoredRole(u.PublicMetadata)
+	stored, changed, err := s.o.Store.SaveClerkUser(ctx, u)
+	if err != nil {
+		return nil, false, err
+	}
+	s.o.OnUser(stored)
+	if s.o.Denier != nil && changed {
+		switch {
+		case stored.Deleted() || stored.Banned:
+			s.o.Denier.DenyUser(stored.ClerkUserID)
+		default:
+			s.o.Denier.AllowUser(stored.ClerkUserID)
+		}
+	}
+	return stored, changed, nil
+}
+
+// tombstone erases a user's personal data and keeps the row (and its id)
+// as a tombstone that wins over any older event.
+func (s *Syncer) tombstone(ctx context.Context, clerkUserID string) (*clerkgate.User, bool, error) {
+	now := s.o.Now()
+	t := &clerkgate.User{ClerkUserID: clerkUserID, DeletedAt: now, ClerkUpdatedAt: now.UnixMilli()}
+	return s.saveUser(ctx, t)
+}
