@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/clerkgate/clerkgate/clerkemu"
+	"github.com/clerkgate/clerkgate/internal/usersync"
 )
 
 // devSeed is what "dev" puts into a new emulator: SPEC §1's seeded users.
@@ -116,9 +117,11 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 		return err
 	}
 	defer svc.close()
-	if err := svc.importUsers(ctx); err != nil {
-		return fmt.Errorf("dev: copying the emulator's users into the store: %w", err)
+	counts, err := svc.syncer.Reconcile(ctx, svc.reconcileClerk(), usersync.ReconcileOptions{})
+	if err != nil {
+		return fmt.Errorf("dev: reconciling the store with the emulator: %w", err)
 	}
+	log.Info("store reconciled with the emulator", slog.String("counts", counts.String()))
 	ln, mln, err := listenService(ctx, cfg)
 	if err != nil {
 		return err

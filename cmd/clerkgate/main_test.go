@@ -88,11 +88,11 @@ func TestUsage(t *testing.T) {
 				}
 				notYet := strings.HasSuffix(line, "(not available yet)")
 				switch fields[0] {
-				case "sync", "import-legacy":
+				case "import-legacy":
 					if !notYet {
 						t.Errorf("line %q is not marked not available yet", line)
 					}
-				case "serve", "dev", "migrate", "emulator", "token", "version", "help":
+				case "serve", "dev", "migrate", "sync", "emulator", "token", "version", "help":
 					if notYet {
 						t.Errorf("line %q is marked not available yet", line)
 					}
@@ -119,7 +119,7 @@ func TestCommandHelp(t *testing.T) {
 		{[]string{"version", "-h"}, []string{"clerkgate version"}},
 		{[]string{"help", "serve"}, []string{"clerkgate serve", "--addr", "--database-url", "--no-migrate"}},
 		{[]string{"migrate", "-h"}, []string{"clerkgate migrate", "--database-url"}},
-		{[]string{"help", "sync"}, []string{"not available yet"}},
+		{[]string{"help", "import-legacy"}, []string{"not available yet"}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -191,7 +191,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{"emulator bad log level", []string{"emulator"}, map[string]string{"LOG_LEVEL": "loud"}, 1, `LOG_LEVEL: "loud" is not one of`},
 		{"emulator bad log format", []string{"emulator"}, map[string]string{"LOG_FORMAT": "xml"}, 1, `LOG_FORMAT: "xml" is not one of`},
 	}
-	for _, name := range []string{"sync", "import-legacy"} {
+	for _, name := range []string{"import-legacy"} {
 		tests = append(tests, struct {
 			name     string
 			args     []string

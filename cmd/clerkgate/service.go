@@ -16,6 +16,8 @@ import (
 	"github.com/clerkgate/clerkgate/internal/identity"
 	"github.com/clerkgate/clerkgate/internal/metrics"
 	"github.com/clerkgate/clerkgate/internal/policy"
+	"github.com/clerkgate/clerkgate/internal/security"
+	"github.com/clerkgate/clerkgate/internal/usersync"
 	"github.com/clerkgate/clerkgate/verify"
 )
 
@@ -29,13 +31,21 @@ type service struct {
 	identity *identity.Service
 	policy   *policy.Policy
 	metrics  *metrics.Metrics
+	deny     *verify.MemoryDenyList
+	security *security.Recorder
+	syncer   *usersync.Syncer
 	handler  http.Handler
+	// runCtx ends with the service; background work (reconcile runs,
+	// denial polling) hangs off it.
+	runCtx    context.Context
+	runCancel context.CancelFunc
 }
 
 // newService opens the store (migrating it unless told not to) and builds
 // every component. Nothing listens yet.
 func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
-	s := &service{cfg: cfg, log: log, metrics: metrics.New(), policy: policy.Default()}
+	s := &service{cfg: cfg, log: log, metrics: metrics.New(), policy: policy.Default(), deny: &verify.MemoryDenyList{}}
+	s.runCtx, s.runCancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.store, err = openStore(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
@@ -71,6 +81,7 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *se
 		JWKSMaxStale:      cfg.JWKSMaxStale,
 		JWKSTimeout:       cfg.JWKSTimeout,
 		CacheSize:         cfg.TokenCacheSize,
+		DenyList:          s.deny,
 		OnJWKSFetch:       s.observeJWKSFetch,
 	}
 	if cfg.Leeway == 0 {
@@ -97,15 +108,86 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *se
 	if s.identity, err = identity.New(io); err != nil {
 		return nil, err
 	}
-	s.handler = httpapi.NewServer(httpapi.Deps{
+	s.security = security.New(s.store, log, s.metrics.CountSecurityEvent)
+	s.syncer = usersync.New(usersync.Options{
+		Store:      s.store,
+		Policy:     s.policy,
+		Denier:     s.deny,
+		Security:   s.security,
+		OnUser:     s.identity.Updated,
+		Observe:    s.metrics.ObserveWebhook,
+		ObserveLag: s.metrics.ObserveSyncLag,
+	})
+	if err := s.loadDenials(ctx, time.Time{}); err != nil {
+		return nil, fmt.Errorf("loading session denials: %w", err)
+	}
+	deps := httpapi.Deps{
 		Logger:       log,
 		Verifier:     s.verifier,
 		Identity:     s.identity,
 		Metrics:      s.metrics,
 		Checks:       s.checks(),
+		Syncer:       s.syncer,
+		Security:     s.security,
 		ServeMetrics: cfg.MetricsAddr == "",
-	})
+	}
+	if len(cfg.WebhookSecrets) > 0 {
+		if deps.Webhook, err = verify.NewWebhook(cfg.WebhookSecrets, verify.WebhookOptions{}); err != nil {
+			return nil, fmt.Errorf("CLERK_WEBHOOK_SIGNING_SECRET: %w", err)
+		}
+	}
+	if s.clerk != nil {
+		deps.Runs = usersync.NewRuns(s.runCtx, s.syncer, s.reconcileClerk())
+	}
+	s.handler = httpapi.NewServer(deps)
 	return s, nil
+}
+
+// reconcileClerk adapts the Backend API client to usersync.Clerk.
+func (s *service) reconcileClerk() usersync.Clerk { return clerkLister{s.clerk} }
+
+type clerkLister struct{ *clerkapi.Client }
+
+func (c clerkLister) GetUser(ctx context.Context, id string) (*clerkgate.User, error) {
+	u, _, err := c.Client.GetUser(ctx, id)
+	return u, err
+}
+
+// loadDenials copies the stored session denials created since since into
+// the in-process deny list, and returns when it read up to.
+func (s *service) loadDenials(ctx context.Context, since time.Time) error {
+	ds, err := s.store.SessionDenials(ctx, time.Now(), since)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		s.deny.DenySession(d.SessionID, d.Until)
+	}
+	return nil
+}
+
+// denialPollInterval is how often an instance reads denials that other
+// instances stored (without Redis, the store is how they meet).
+const denialPollInterval = 2 * time.Second
+
+// pollDenials keeps the deny list in step with the store until ctx ends.
+func (s *service) pollDenials(ctx context.Context) {
+	t := time.NewTicker(denialPollInterval)
+	defer t.Stop()
+	since := time.Now().Add(-time.Minute)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		next := time.Now().Add(-denialPollInterval) // overlap: a slow writer's row is not missed
+		if err := s.loadDenials(ctx, since); err != nil {
+			s.log.Warn("reading session denials failed", slog.String("error", err.Error()))
+			continue
+		}
+		since = next
+	}
 }
 
 func (s *service) observeJWKSFetch(f verify.JWKSFetch) {
@@ -167,6 +249,7 @@ func (s *service) run(ctx context.Context, ln, metricsLn net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s.verifier.Start(ctx)
+	go s.pollDenials(ctx)
 	servers := []*http.Server{s.httpServer(s.handler)}
 	listeners := []net.Listener{ln}
 	if metricsLn != nil {
@@ -207,36 +290,9 @@ func (s *service) httpServer(h http.Handler) *http.Server {
 	}
 }
 
-// importUsers copies every Clerk user into the store, with its role; a
-// stored newer version wins.
-func (s *service) importUsers(ctx context.Context) error {
-	if s.clerk == nil {
-		return nil
-	}
-	const page = 500
-	after := ""
-	for {
-		users, err := s.clerk.ListUsersAfter(ctx, page, after)
-		if err != nil {
-			return err
-		}
-		for _, u := range users {
-			u.Role = s.policy.StoredRole(u.PublicMetadata)
-			stored, _, err := s.store.SaveClerkUser(ctx, u)
-			if err != nil {
-				return err
-			}
-			s.identity.Updated(stored)
-		}
-		if len(users) < page {
-			return nil
-		}
-		after = users[len(users)-1].ClerkUserID
-	}
-}
-
 // close releases the store and the Backend API client.
 func (s *service) close() {
+	s.runCancel()
 	if s.clerk != nil {
 		s.clerk.Close()
 	}

@@ -8,12 +8,14 @@ import (
 	"github.com/clerkgate/clerkgate"
 	"github.com/clerkgate/clerkgate/internal/postgres"
 	"github.com/clerkgate/clerkgate/internal/sqlite"
+	"github.com/clerkgate/clerkgate/internal/usersync"
 )
 
 // store is what the commands need of a user store beyond the interface the
 // core uses: migrations and closing.
 type store interface {
-	clerkgate.UserStore
+	usersync.Store
+	clerkgate.SecurityEventStore
 	Migrate(ctx context.Context) error
 	MigrationStatus(ctx context.Context) ([]migrationStatus, error)
 	Close() error
