@@ -10,8 +10,16 @@ import (
 )
 
 // errNotFound is the answer for a user that is not there.
-func errNotFound() error {
-	return &clerkgate.Error{Code: clerkgate.CodeNotFound, Message: "user not found"}
+func errNotFound() error { return notFound("user not found") }
+
+// notFound is a CodeNotFound error with a client-safe message.
+func notFound(message string) error {
+	return &clerkgate.Error{Code: clerkgate.CodeNotFound, Message: message}
+}
+
+// errConflict is a CodeConflict error with a client-safe message.
+func errConflict(message string) error {
+	return &clerkgate.Error{Code: clerkgate.CodeConflict, Message: message}
 }
 
 // errInvalid is a CodeInvalidRequest error with a client-safe message.
@@ -19,15 +27,23 @@ func errInvalid(message string) error {
 	return &clerkgate.Error{Code: clerkgate.CodeInvalidRequest, Message: message}
 }
 
-// mapError gives err its contract code: a unique violation is CodeConflict,
-// anything else is wrapped with the name of the operation (and is
-// CodeInternal). SQLite's messages name tables and columns, never values.
+// mapError gives err its contract code: a unique violation is CodeConflict
+// (a user with the same id), anything else is wrapped with the name of the
+// operation (and is CodeInternal).
 func mapError(op string, err error) error {
+	return mapConflict(op, "a user with the same id already exists", err)
+}
+
+// mapConflict is mapError with the client-safe message of a unique
+// violation, which depends on the table. It is the one place where SQLite's
+// errors get their codes. SQLite's messages name tables and columns, never
+// values.
+func mapConflict(op, conflict string, err error) error {
 	var e *driver.Error
 	if errors.As(err, &e) {
 		switch e.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return &clerkgate.Error{Code: clerkgate.CodeConflict, Message: "a user with the same id already exists", Err: err}
+			return &clerkgate.Error{Code: clerkgate.CodeConflict, Message: conflict, Err: err}
 		}
 	}
 	return fmt.Errorf("sqlite: %s: %w", op, err)

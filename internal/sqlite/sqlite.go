@@ -1,8 +1,10 @@
 // Package sqlite is the SQLite store of clerkgate, the default one: a single
 // file (or an in-memory database) opened through the pure-Go driver
 // modernc.org/sqlite, with embedded forward-only migrations. It implements
-// clerkgate.UserStore and owns its SQL; the rules of what to store live in
-// the packages above it. It never logs.
+// the store interfaces of the root package (users, legacy-user links,
+// memberships, session denials, webhook records, security events) and owns
+// its SQL; the rules of what to store live in the packages above it. It
+// never logs.
 //
 // A file database runs in WAL mode with one writer connection (SQLite admits
 // one writer at a time; a single connection turns lock contention into a
@@ -33,7 +35,14 @@ const Memory = ":memory:"
 // process (another clerkgate on the same file) before it fails, in ms.
 const busyTimeout = 5000
 
-var _ clerkgate.UserStore = (*Store)(nil)
+var (
+	_ clerkgate.UserStore          = (*Store)(nil)
+	_ clerkgate.LinkStore          = (*Store)(nil)
+	_ clerkgate.MembershipStore    = (*Store)(nil)
+	_ clerkgate.DenialStore        = (*Store)(nil)
+	_ clerkgate.WebhookStore       = (*Store)(nil)
+	_ clerkgate.SecurityEventStore = (*Store)(nil)
+)
 
 // Store is a SQLite database. Its methods are safe for concurrent use.
 type Store struct {
@@ -41,10 +50,15 @@ type Store struct {
 	r   *sql.DB // read-only connections; w itself for an in-memory database
 	now func() time.Time
 
+	purgeBatch int // rows per statement of PurgeSecurityEvents
+
 	// The frequent statements, prepared on first use (the tables exist
 	// only after Migrate): parsing the upsert costs more than running it.
 	mu                    sync.Mutex
 	save, byID, byClerkID *sql.Stmt
+	saveWebhook, webhook  *sql.Stmt
+	saveMembership, deny  *sql.Stmt
+	saveEvent             *sql.Stmt
 }
 
 // stmt returns *p, preparing query on db first if need be.
@@ -95,7 +109,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	common := fmt.Sprintf("_busy_timeout=%d&_foreign_keys=1&_txlock=immediate", busyTimeout)
 
-	s := &Store{now: time.Now}
+	s := &Store{now: time.Now, purgeBatch: purgeBatch}
 	if path == Memory {
 		db, err := sql.Open("sqlite", Memory+"?"+common)
 		if err != nil {
@@ -141,7 +155,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func (s *Store) Close() error {
 	var err error
 	s.mu.Lock()
-	for _, st := range []*sql.Stmt{s.save, s.byID, s.byClerkID} {
+	for _, st := range []*sql.Stmt{s.save, s.byID, s.byClerkID, s.saveWebhook, s.webhook, s.saveMembership, s.deny, s.saveEvent} {
 		if st != nil {
 			err = errors.Join(err, st.Close())
 		}

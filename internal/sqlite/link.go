@@ -1,0 +1,145 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	clerkgate "github.com/clerkgate/clerkgate"
+)
+
+// createLocalUser inserts a user without a Clerk id.
+const createLocalUser = `INSERT INTO users (` + userColumns + `)
+VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
+RETURNING ` + userColumns
+
+// unlinkedByEmail finds the live users without a Clerk id by email; two
+// rows are enough to tell that there are several.
+const unlinkedByEmail = `SELECT ` + userColumns + ` FROM users
+WHERE lower(email) = lower(?) AND clerk_user_id IS NULL AND deleted_at IS NULL
+ORDER BY created_at, id LIMIT 2`
+
+// linkUser gives a live user without a Clerk id the Clerk identity and
+// fields of a Clerk user, in one statement whose WHERE is the condition:
+// of two links of one user, the second finds clerk_user_id set.
+const linkUser = `UPDATE users SET
+	clerk_user_id    = ?,
+	email            = ?,
+	email_verified   = ?,
+	first_name       = ?,
+	last_name        = ?,
+	image_url        = ?,
+	role             = ?,
+	public_metadata  = ?,
+	external_id      = ?,
+	banned           = ?,
+	last_sign_in_at  = ?,
+	clerk_updated_at = ?,
+	updated_at       = ?,
+	deleted_at       = ?
+WHERE id = ? AND clerk_user_id IS NULL AND deleted_at IS NULL
+RETURNING ` + userColumns
+
+// CreateLocalUser implements clerkgate.LinkStore.CreateLocalUser.
+func (s *Store) CreateLocalUser(ctx context.Context, u *clerkgate.User) (*clerkgate.User, error) {
+	if err := validLocalUser(u); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	id := u.ID
+	if id == "" {
+		id = clerkgate.NewUserID(now)
+	}
+	created := u.CreatedAt
+	if created.IsZero() {
+		created = now
+	}
+	row := s.w.QueryRowContext(ctx, createLocalUser,
+		id, u.Email, u.EmailVerified, u.FirstName, u.LastName, u.ImageURL, u.Role,
+		metadata(u.PublicMetadata), nullString(u.ExternalID), u.Banned, nullMillis(u.LastSignInAt),
+		created.UnixMilli(), now.UnixMilli(), nullMillis(u.DeletedAt))
+	stored, err := scanUser(row)
+	if err != nil {
+		return nil, mapError("create local user", err)
+	}
+	return stored, nil
+}
+
+// validLocalUser checks what CreateLocalUser requires of its argument.
+func validLocalUser(u *clerkgate.User) error {
+	switch {
+	case u == nil:
+		return errInvalid("no user to create")
+	case u.ClerkUserID != "" || u.ClerkUpdatedAt != 0:
+		return errInvalid("a local user has no Clerk id or Clerk version")
+	}
+	return validFields(u)
+}
+
+// UnlinkedUserByEmail implements clerkgate.LinkStore.UnlinkedUserByEmail.
+// Case is ignored for ASCII letters (SQLite's lower). An empty email
+// matches nobody.
+func (s *Store) UnlinkedUserByEmail(ctx context.Context, email string) (*clerkgate.User, error) {
+	if email == "" || !validText(email) {
+		return nil, errNotFound()
+	}
+	rows, err := s.r.QueryContext(ctx, unlinkedByEmail, email)
+	if err != nil {
+		return nil, mapError("unlinked user by email", err)
+	}
+	defer rows.Close()
+	var found []*clerkgate.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, mapError("unlinked user by email", err)
+		}
+		found = append(found, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapError("unlinked user by email", err)
+	}
+	switch len(found) {
+	case 0:
+		return nil, errNotFound()
+	case 1:
+		return found[0], nil
+	}
+	return nil, errConflict("several users without a Clerk id have this email")
+}
+
+// LinkClerkUser implements clerkgate.LinkStore.LinkClerkUser in one
+// conditional UPDATE; when it changes nothing, the row is read to tell a
+// missing user from one that cannot be linked.
+func (s *Store) LinkClerkUser(ctx context.Context, localID string, u *clerkgate.User) (*clerkgate.User, error) {
+	if err := validUser(u); err != nil {
+		return nil, err
+	}
+	if localID == "" || !validText(localID) {
+		return nil, errNotFound()
+	}
+	now := s.now()
+	row := s.w.QueryRowContext(ctx, linkUser,
+		u.ClerkUserID, u.Email, u.EmailVerified, u.FirstName, u.LastName, u.ImageURL, u.Role,
+		metadata(u.PublicMetadata), nullString(u.ExternalID), u.Banned, nullMillis(u.LastSignInAt),
+		u.ClerkUpdatedAt, now.UnixMilli(), nullMillis(u.DeletedAt), localID)
+	stored, err := scanUser(row)
+	switch {
+	case err == nil:
+		return stored, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return nil, mapConflict("link user", "the Clerk user is linked to another user", err)
+	}
+	if _, err := s.UserByID(ctx, localID); err != nil {
+		return nil, err
+	}
+	return nil, errConflict("the user is linked already or deleted")
+}
+
+// metadata is the value of a public_metadata column: NULL for none.
+func metadata(m []byte) any {
+	if len(m) == 0 {
+		return nil
+	}
+	return string(m)
+}
