@@ -16,8 +16,16 @@ const (
 )
 
 // errNotFound is the answer for a user that is not there.
-func errNotFound() error {
-	return &clerkgate.Error{Code: clerkgate.CodeNotFound, Message: "user not found"}
+func errNotFound() error { return notFound("user not found") }
+
+// notFound is a CodeNotFound error with a client-safe message.
+func notFound(message string) error {
+	return &clerkgate.Error{Code: clerkgate.CodeNotFound, Message: message}
+}
+
+// errConflict is a CodeConflict error with a client-safe message.
+func errConflict(message string) error {
+	return &clerkgate.Error{Code: clerkgate.CodeConflict, Message: message}
 }
 
 // errInvalid is a CodeInvalidRequest error with a client-safe message.
@@ -25,17 +33,25 @@ func errInvalid(message string) error {
 	return &clerkgate.Error{Code: clerkgate.CodeInvalidRequest, Message: message}
 }
 
-// mapError gives err its contract code: a unique violation is CodeConflict,
-// text PostgreSQL cannot hold (a NUL character in public metadata) is
-// CodeInvalidRequest, anything else is wrapped with the name of the operation (and is
-// CodeInternal). The text of a *pgconn.PgError names the constraint; the
-// values, which are in its Detail, never reach the message.
+// mapError gives err its contract code: a unique violation is CodeConflict
+// (a user with the same id), text PostgreSQL cannot hold (a NUL character
+// in public metadata) is CodeInvalidRequest, anything else is wrapped with
+// the name of the operation (and is CodeInternal).
 func mapError(op string, err error) error {
+	return mapConflict(op, "a user with the same id already exists", err)
+}
+
+// mapConflict is mapError with the client-safe message of a unique
+// violation, which depends on the table. It is the one place where
+// PostgreSQL's errors get their codes. The text of a *pgconn.PgError names
+// the constraint; the values, which are in its Detail, never reach the
+// message.
+func mapConflict(op, conflict string, err error) error {
 	var e *pgconn.PgError
 	if errors.As(err, &e) {
 		switch e.Code {
 		case uniqueViolation:
-			return &clerkgate.Error{Code: clerkgate.CodeConflict, Message: "a user with the same id already exists", Err: err}
+			return &clerkgate.Error{Code: clerkgate.CodeConflict, Message: conflict, Err: err}
 		case characterNotInRepertory, untranslatableCharacter:
 			return &clerkgate.Error{Code: clerkgate.CodeInvalidRequest, Message: "text the database cannot store", Err: err}
 		}

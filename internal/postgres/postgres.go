@@ -1,9 +1,10 @@
 // Package postgres is the PostgreSQL store of clerkgate, the one for
 // production and for several instances behind a load balancer: a pgx/v5
 // connection pool with embedded forward-only migrations that run once
-// however many instances start at the same time. It implements
-// clerkgate.UserStore and owns its SQL; the rules of what to store live in
-// the packages above it. It never logs.
+// however many instances start at the same time. It implements the store
+// interfaces of the root package (users, legacy-user links, memberships,
+// session denials, webhook records, security events) and owns its SQL; the
+// rules of what to store live in the packages above it. It never logs.
 //
 // The store works in the first schema of the connection's search_path, so
 // one database can hold several clerkgate deployments (or test runs) in
@@ -20,12 +21,20 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-var _ clerkgate.UserStore = (*Store)(nil)
+var (
+	_ clerkgate.UserStore          = (*Store)(nil)
+	_ clerkgate.LinkStore          = (*Store)(nil)
+	_ clerkgate.MembershipStore    = (*Store)(nil)
+	_ clerkgate.DenialStore        = (*Store)(nil)
+	_ clerkgate.WebhookStore       = (*Store)(nil)
+	_ clerkgate.SecurityEventStore = (*Store)(nil)
+)
 
 // Store is a PostgreSQL database. Its methods are safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
-	now  func() time.Time
+	pool       *pgxpool.Pool
+	now        func() time.Time
+	purgeBatch int // rows per statement of PurgeSecurityEvents
 }
 
 // Open connects to the database at url ("postgres://user@host:5432/db?..."
@@ -52,7 +61,7 @@ func New(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	return &Store{pool: pool, now: time.Now}, nil
+	return &Store{pool: pool, now: time.Now, purgeBatch: purgeBatch}, nil
 }
 
 // Close closes every connection of s, waiting for those in use.

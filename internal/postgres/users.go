@@ -83,13 +83,9 @@ func (s *Store) SaveClerkUser(ctx context.Context, u *clerkgate.User) (*clerkgat
 	if created.IsZero() {
 		created = now
 	}
-	var meta any
-	if len(u.PublicMetadata) > 0 {
-		meta = string(u.PublicMetadata)
-	}
 	row := s.pool.QueryRow(ctx, saveUser,
 		id, u.ClerkUserID, u.Email, u.EmailVerified, u.FirstName, u.LastName, u.ImageURL, u.Role,
-		meta, nullString(u.ExternalID), u.Banned, nullTime(u.LastSignInAt), u.ClerkUpdatedAt,
+		metadata(u.PublicMetadata), nullString(u.ExternalID), u.Banned, nullTime(u.LastSignInAt), u.ClerkUpdatedAt,
 		millis(created), now, nullTime(u.DeletedAt))
 	stored, err := scanUser(row)
 	switch {
@@ -109,10 +105,15 @@ func (s *Store) SaveClerkUser(ctx context.Context, u *clerkgate.User) (*clerkgat
 
 // validUser checks what SaveClerkUser requires of its argument.
 func validUser(u *clerkgate.User) error {
-	switch {
-	case u == nil || u.ClerkUserID == "":
+	if u == nil || u.ClerkUserID == "" {
 		return errInvalid("a user to save needs a Clerk user id")
-	case len(u.PublicMetadata) > 0 && !json.Valid(u.PublicMetadata):
+	}
+	return validFields(u)
+}
+
+// validFields checks that the fields of u are values every store can hold.
+func validFields(u *clerkgate.User) error {
+	if len(u.PublicMetadata) > 0 && !json.Valid(u.PublicMetadata) {
 		return errInvalid("public metadata is not valid JSON")
 	}
 	for _, s := range []string{u.ID, u.ClerkUserID, u.Email, u.FirstName, u.LastName, u.ImageURL, u.Role, u.ExternalID} {

@@ -1,0 +1,65 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+
+	clerkgate "github.com/clerkgate/clerkgate"
+	"github.com/jackc/pgx/v5"
+)
+
+// WebhookRecord implements clerkgate.WebhookStore.WebhookRecord.
+func (s *Store) WebhookRecord(ctx context.Context, messageID string) (*clerkgate.WebhookRecord, error) {
+	if messageID == "" || !validText(messageID) {
+		return nil, errWebhookNotFound()
+	}
+	r := clerkgate.WebhookRecord{MessageID: messageID}
+	err := s.pool.QueryRow(ctx, `SELECT event_type, body_sha256, processed_at FROM webhook_messages WHERE message_id = $1`,
+		messageID).Scan(&r.EventType, &r.BodySHA256, &r.ProcessedAt)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, errWebhookNotFound()
+	case err != nil:
+		return nil, mapError("webhook record", err)
+	}
+	r.ProcessedAt = r.ProcessedAt.UTC()
+	return &r, nil
+}
+
+// errWebhookNotFound is the answer for a message never processed.
+func errWebhookNotFound() error { return notFound("webhook message not found") }
+
+// SaveWebhookRecord implements clerkgate.WebhookStore.SaveWebhookRecord
+// with an insert that does nothing when the id is there, whichever
+// instance wrote it. A zero ProcessedAt is now.
+func (s *Store) SaveWebhookRecord(ctx context.Context, r clerkgate.WebhookRecord) (bool, error) {
+	if err := validWebhookRecord(r); err != nil {
+		return false, err
+	}
+	processed := r.ProcessedAt
+	if processed.IsZero() {
+		processed = s.now()
+	}
+	tag, err := s.pool.Exec(ctx, `INSERT INTO webhook_messages (message_id, event_type, body_sha256, processed_at)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (message_id) DO NOTHING`,
+		r.MessageID, r.EventType, r.BodySHA256, millis(processed))
+	if err != nil {
+		return false, mapError("save webhook record", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// validWebhookRecord checks what SaveWebhookRecord requires of its
+// argument.
+func validWebhookRecord(r clerkgate.WebhookRecord) error {
+	switch {
+	case r.MessageID == "":
+		return errInvalid("a webhook record needs a message id")
+	case len(r.BodySHA256) != sha256.Size:
+		return errInvalid("a webhook record needs the SHA-256 digest of the body")
+	case !validText(r.MessageID) || !validText(r.EventType):
+		return errInvalid("webhook record fields must be UTF-8 text without NUL characters")
+	}
+	return nil
+}
