@@ -132,12 +132,24 @@ func count(t *testing.T, schema, query string) int {
 func TestContract(t *testing.T) {
 	t.Parallel()
 	serverURL(t)
-	storetest.Run(t, func(t *testing.T) clerkgate.UserStore { return MustOpen(t) })
+	storetest.Run(t, func(t *testing.T) storetest.Store { return MustOpen(t) })
+}
+
+func TestPurgeInBatches(t *testing.T) {
+	t.Parallel()
+	s := MustOpen(t)
+	postgres.SetPurgeBatch(s, 3)
+	storetest.PurgeInBatches(t, s, 3)
 }
 
 func BenchmarkSaveClerkUser(b *testing.B) {
 	serverURL(b)
 	storetest.BenchmarkSaveClerkUser(b, func(b *testing.B) clerkgate.UserStore { return MustOpen(b) })
+}
+
+func BenchmarkSaveWebhookRecord(b *testing.B) {
+	serverURL(b)
+	storetest.BenchmarkSaveWebhookRecord(b, func(b *testing.B) clerkgate.WebhookStore { return MustOpen(b) })
 }
 
 func TestOpenErrors(t *testing.T) {

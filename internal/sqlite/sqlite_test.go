@@ -37,16 +37,27 @@ func tempPath(tb testing.TB) string { return filepath.Join(tb.TempDir(), "clerkg
 
 func TestContract(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) clerkgate.UserStore { return MustOpen(t, tempPath(t)) })
+	storetest.Run(t, func(t *testing.T) storetest.Store { return MustOpen(t, tempPath(t)) })
 }
 
 func TestContractMemory(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) clerkgate.UserStore { return MustOpen(t, sqlite.Memory) })
+	storetest.Run(t, func(t *testing.T) storetest.Store { return MustOpen(t, sqlite.Memory) })
+}
+
+func TestPurgeInBatches(t *testing.T) {
+	t.Parallel()
+	s := MustOpen(t, sqlite.Memory)
+	sqlite.SetPurgeBatch(s, 3)
+	storetest.PurgeInBatches(t, s, 3)
 }
 
 func BenchmarkSaveClerkUser(b *testing.B) {
 	storetest.BenchmarkSaveClerkUser(b, func(b *testing.B) clerkgate.UserStore { return MustOpen(b, tempPath(b)) })
+}
+
+func BenchmarkSaveWebhookRecord(b *testing.B) {
+	storetest.BenchmarkSaveWebhookRecord(b, func(b *testing.B) clerkgate.WebhookStore { return MustOpen(b, tempPath(b)) })
 }
 
 func TestParseURL(t *testing.T) {

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -62,6 +64,67 @@ func BenchmarkSaveClerkUser(b *testing.B, open func(b *testing.B) clerkgate.User
 			var n atomic.Int64
 			b.ReportAllocs()
 			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := op.fn(b.Context(), s, &n); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkSaveWebhookRecord measures SaveWebhookRecord on the stores open
+// returns: inserts of new message ids, each sequential and from
+// b.RunParallel, and replays of a known id (the insert that does nothing),
+// from b.RunParallel. Every webhook delivery costs one of these on top of
+// its SaveClerkUser.
+func BenchmarkSaveWebhookRecord(b *testing.B, open func(b *testing.B) clerkgate.WebhookStore) {
+	record := func(id string) clerkgate.WebhookRecord {
+		d := sha256.Sum256([]byte(id))
+		return clerkgate.WebhookRecord{MessageID: id, EventType: "user.updated", BodySHA256: d[:]}
+	}
+	insert := func(ctx context.Context, s clerkgate.WebhookStore, n *atomic.Int64) error {
+		ok, err := s.SaveWebhookRecord(ctx, record(fmt.Sprintf("msg_%d", n.Add(1))))
+		if err == nil && !ok {
+			err = errors.New("a new message id was not inserted")
+		}
+		return err
+	}
+	replay := func(ctx context.Context, s clerkgate.WebhookStore, _ *atomic.Int64) error {
+		ok, err := s.SaveWebhookRecord(ctx, record("msg_replayed"))
+		if err == nil && ok {
+			err = errors.New("a known message id was inserted")
+		}
+		return err
+	}
+	for _, op := range []struct {
+		name     string
+		parallel bool
+		fn       func(context.Context, clerkgate.WebhookStore, *atomic.Int64) error
+	}{
+		{"insert/sequential", false, insert},
+		{"insert/parallel", true, insert},
+		{"replay/parallel", true, replay},
+	} {
+		b.Run(op.name, func(b *testing.B) {
+			s := open(b)
+			if _, err := s.SaveWebhookRecord(b.Context(), record("msg_replayed")); err != nil {
+				b.Fatal(err)
+			}
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			if !op.parallel {
+				for b.Loop() {
+					if err := op.fn(b.Context(), s, &n); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return
+			}
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if err := op.fn(b.Context(), s, &n); err != nil {

@@ -1,8 +1,11 @@
-// Package storetest is the contract suite of clerkgate.UserStore: one set of
-// tests that every store (SQLite, Postgres) passes, so that the rules the
-// rest of clerkgate relies on hold whatever the engine. A store's own test
-// calls Run with a function that opens a fresh, migrated, empty store, and
-// BenchmarkSaveClerkUser for comparable figures.
+// Package storetest is the contract suite of clerkgate's stores (Store: the
+// users, legacy-user links, memberships, session denials, webhook records
+// and security events): one set of tests that every store (SQLite,
+// Postgres) passes, so that the rules the rest of clerkgate relies on hold
+// whatever the engine. A store's own test calls Run with a function that
+// opens a fresh, migrated, empty store, and the benchmarks
+// (BenchmarkSaveClerkUser, BenchmarkSaveWebhookRecord) for comparable
+// figures.
 package storetest
 
 import (
@@ -16,39 +19,33 @@ import (
 	clerkgate "github.com/clerkgate/clerkgate"
 )
 
+// Store is everything a clerkgate store implements, and what the suite
+// tests.
+type Store interface {
+	clerkgate.UserStore
+	clerkgate.LinkStore
+	clerkgate.MembershipStore
+	clerkgate.DenialStore
+	clerkgate.WebhookStore
+	clerkgate.SecurityEventStore
+}
+
+// test is one test of the suite.
+type test struct {
+	name string
+	fn   func(t *testing.T, s Store)
+}
+
 // Run runs the contract suite against the stores open returns. open must
 // return a new, empty, migrated store for t that t.Cleanup closes; Run calls
 // it once per subtest, from parallel subtests.
-func Run(t *testing.T, open func(t *testing.T) clerkgate.UserStore) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s clerkgate.UserStore)
-	}{
-		{"Ping", testPing},
-		{"GetByIDAndClerkID", testGet},
-		{"NotFound", testNotFound},
-		{"InsertGeneratesID", testInsertGeneratesID},
-		{"InsertKeepsGivenIDAndCreatedAt", testInsertKeepsGiven},
-		{"InsertNeedsClerkID", testInsertNeedsClerkID},
-		{"InvalidText", testInvalidText},
-		{"UpdateNewer", testUpdateNewer},
-		{"UpdateClearsFields", testUpdateClearsFields},
-		{"StaleIgnored", testStaleIgnored},
-		{"TieOverwrites", testTieOverwrites},
-		{"TombstoneWins", testTombstoneWins},
-		{"TombstoneBeforeCreate", testTombstoneBeforeCreate},
-		{"ConcurrentVersions", testConcurrentVersions},
-		{"ConcurrentInsertSameUser", testConcurrentInsertSameUser},
-		{"UniqueConflict", testUniqueConflict},
-		{"MetadataRoundTrip", testMetadata},
-		{"TimesRoundTrip", testTimes},
-		{"ListEmpty", testListEmpty},
-		{"ListPages", testListPages},
-		{"ListPagesSameCreatedAt", testListPagesSameCreatedAt},
-		{"ListFilters", testListFilters},
-		{"ListLikeEscaping", testListLikeEscaping},
-		{"ListLimits", testListLimits},
-		{"ListBadCursor", testListBadCursor},
+func Run(t *testing.T, open func(t *testing.T) Store) {
+	var tests []test
+	for _, tc := range userTests {
+		tests = append(tests, test{tc.name, func(t *testing.T, s Store) { tc.fn(t, s) }})
+	}
+	for _, group := range [][]test{linkTests, membershipTests, denialTests, webhookTests, securityTests} {
+		tests = append(tests, group...)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,6 +53,38 @@ func Run(t *testing.T, open func(t *testing.T) clerkgate.UserStore) {
 			tc.fn(t, open(t))
 		})
 	}
+}
+
+// userTests are the tests of clerkgate.UserStore.
+var userTests = []struct {
+	name string
+	fn   func(t *testing.T, s clerkgate.UserStore)
+}{
+	{"Ping", testPing},
+	{"GetByIDAndClerkID", testGet},
+	{"NotFound", testNotFound},
+	{"InsertGeneratesID", testInsertGeneratesID},
+	{"InsertKeepsGivenIDAndCreatedAt", testInsertKeepsGiven},
+	{"InsertNeedsClerkID", testInsertNeedsClerkID},
+	{"InvalidText", testInvalidText},
+	{"UpdateNewer", testUpdateNewer},
+	{"UpdateClearsFields", testUpdateClearsFields},
+	{"StaleIgnored", testStaleIgnored},
+	{"TieOverwrites", testTieOverwrites},
+	{"TombstoneWins", testTombstoneWins},
+	{"TombstoneBeforeCreate", testTombstoneBeforeCreate},
+	{"ConcurrentVersions", testConcurrentVersions},
+	{"ConcurrentInsertSameUser", testConcurrentInsertSameUser},
+	{"UniqueConflict", testUniqueConflict},
+	{"MetadataRoundTrip", testMetadata},
+	{"TimesRoundTrip", testTimes},
+	{"ListEmpty", testListEmpty},
+	{"ListPages", testListPages},
+	{"ListPagesSameCreatedAt", testListPagesSameCreatedAt},
+	{"ListFilters", testListFilters},
+	{"ListLikeEscaping", testListLikeEscaping},
+	{"ListLimits", testListLimits},
+	{"ListBadCursor", testListBadCursor},
 }
 
 // base is a fixed instant for test data, at millisecond precision.
