@@ -20,12 +20,18 @@ type Membership struct {
 
 // MembershipStore keeps organization memberships.
 type MembershipStore interface {
-	// SaveMembership stores m unless the stored row for (OrgID,
+	// SaveMembership stores m atomically unless the stored row for (OrgID,
 	// ClerkUserID) is newer (ClerkUpdatedAt greater). A deletion is stored
 	// as a tombstone with its version, so an older create arriving later
-	// changes nothing. It reports whether the row changed.
+	// changes nothing, while a newer one revives the membership (Clerk
+	// memberships can be re-created). Equal versions overwrite, except that
+	// a live m never overwrites a tombstone of its version: at a tie the
+	// deletion wins, whatever the order of arrival. It reports whether the
+	// row changed (a replay changes nothing). An empty OrgID or
+	// ClerkUserID is CodeInvalidRequest.
 	SaveMembership(ctx context.Context, m Membership) (bool, error)
-	// Memberships returns the live memberships of a user.
+	// Memberships returns the live memberships of a user, ordered by
+	// OrgID; none is an empty result, not an error.
 	Memberships(ctx context.Context, clerkUserID string) ([]Membership, error)
 }
 
@@ -43,10 +49,17 @@ type SessionDenial struct {
 // DenialStore keeps session denials durably, so that a restart or another
 // instance knows them.
 type DenialStore interface {
-	// DenySession stores d; denying a session twice keeps the later Until.
+	// DenySession stores d (a zero CreatedAt is now) atomically; denying a
+	// session twice keeps the later Until, a zero Until (for ever) winning
+	// over any. A denial that extends the stored one brings its Reason and
+	// moves CreatedAt forward to its own (never back), so that readers
+	// polling with since see the extension; one that does not changes
+	// nothing but fill in an empty ClerkUserID. An empty SessionID is
+	// CodeInvalidRequest.
 	DenySession(ctx context.Context, d SessionDenial) error
-	// SessionDenials returns the denials still in force at now and created
-	// at or after since (zero: all), oldest first.
+	// SessionDenials returns the denials still in force at now (Until zero
+	// or after now) and created at or after since (zero: all), oldest
+	// first (by CreatedAt, then SessionID).
 	SessionDenials(ctx context.Context, now, since time.Time) ([]SessionDenial, error)
 }
 
@@ -65,8 +78,11 @@ type WebhookStore interface {
 	// WebhookRecord returns the record of a message id, or an error with
 	// CodeNotFound.
 	WebhookRecord(ctx context.Context, messageID string) (*WebhookRecord, error)
-	// SaveWebhookRecord stores r. It reports false (and no error) when a
-	// record with that id exists already.
+	// SaveWebhookRecord stores r (a zero ProcessedAt is now) unless a
+	// record with that id exists already, atomically: of concurrent saves
+	// of one id exactly one reports true; the others report false (and no
+	// error) and change nothing. An empty MessageID or a BodySHA256 that is
+	// not 32 bytes is CodeInvalidRequest.
 	SaveWebhookRecord(ctx context.Context, r WebhookRecord) (bool, error)
 }
 
@@ -89,7 +105,7 @@ const (
 // SecurityEvent is one security-relevant happening. Detail never holds a
 // token, a secret or a webhook body.
 type SecurityEvent struct {
-	ID        string // set by the store
+	ID        string // set by the store when empty
 	Kind      string
 	At        time.Time
 	IP        string
@@ -100,18 +116,26 @@ type SecurityEvent struct {
 
 // SecurityEventQuery selects security events for listing.
 type SecurityEventQuery struct {
-	Kind   string
-	Since  time.Time
-	Limit  int    // 1..200; 0 means 50
-	Cursor string // opaque, from a previous page
+	Kind   string    // exact; "" is every kind
+	Since  time.Time // events at or after; zero is every time
+	Limit  int       // 1..200; 0 means 50
+	Cursor string    // opaque, from a previous page
 }
 
 // SecurityEventStore keeps security events for a retention period.
 type SecurityEventStore interface {
+	// SaveSecurityEvent stores e. A zero At is now; At is stored in UTC at
+	// millisecond precision. An empty ID becomes "sev_" and a lowercase
+	// ULID of At (as NewUserID makes for users), so ids sort by time; an
+	// ID taken already is CodeConflict. An empty Kind, text that is not
+	// UTF-8 or holds NUL, or a Detail that is not valid JSON is
+	// CodeInvalidRequest.
 	SaveSecurityEvent(ctx context.Context, e SecurityEvent) error
-	// SecurityEvents returns a page of events, newest first, and the cursor
-	// of the next page ("" at the end).
+	// SecurityEvents returns a page of events, newest first (by At, then
+	// ID), and the cursor of the next page ("" at the end). A Limit outside
+	// 0..200 or a cursor the store did not issue is CodeInvalidRequest.
 	SecurityEvents(ctx context.Context, q SecurityEventQuery) ([]SecurityEvent, string, error)
-	// PurgeSecurityEvents deletes events older than before and reports how many.
+	// PurgeSecurityEvents deletes events older than before (At strictly
+	// before) and reports how many.
 	PurgeSecurityEvents(ctx context.Context, before time.Time) (int64, error)
 }

@@ -83,18 +83,25 @@ type UserStore interface {
 // Clerk id) to their Clerk identity: by verified email or by external_id
 // (the local id that import-legacy gives Clerk).
 type LinkStore interface {
-	// CreateLocalUser inserts a user with no Clerk id (a legacy user). A
-	// new row gets u.ID if set, else a generated id.
+	// CreateLocalUser inserts a user with no Clerk id (a legacy user) and
+	// returns it as stored. A new row gets u.ID if set, else NewUserID, and
+	// u.CreatedAt if set, else now; DeletedAt is stored as given (a deleted
+	// legacy user is a tombstone from the start). u.ID taken already is
+	// CodeConflict; a u with a ClerkUserID or a ClerkUpdatedAt, or fields
+	// SaveClerkUser would refuse, is CodeInvalidRequest.
 	CreateLocalUser(ctx context.Context, u *User) (*User, error)
 	// UnlinkedUserByEmail returns the live local user without a Clerk id
-	// whose email equals email (case-insensitive): CodeNotFound when there
-	// is none, CodeConflict when there are several.
+	// whose email equals email (case-insensitive, for ASCII letters at
+	// least): CodeNotFound when there is none, CodeConflict when there are
+	// several. An empty email matches nobody, not the users without one.
 	UnlinkedUserByEmail(ctx context.Context, email string) (*User, error)
 	// LinkClerkUser gives the local user localID, which must have no Clerk
 	// id yet, the Clerk identity and fields of u (as SaveClerkUser would
-	// store them), keeping its id and created_at. CodeNotFound when there
-	// is no such user; CodeConflict when it is linked already or when u's
-	// Clerk id belongs to another row.
+	// store them), keeping its id and created_at (u.ID and u.CreatedAt are
+	// ignored), atomically: of concurrent links of one user one wins.
+	// CodeNotFound when there is no such user; CodeConflict when it is
+	// linked already, is a tombstone, or when u's Clerk id belongs to
+	// another row. A u without a ClerkUserID is CodeInvalidRequest.
 	LinkClerkUser(ctx context.Context, localID string, u *User) (*User, error)
 }
 
