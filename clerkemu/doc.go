@@ -45,16 +45,39 @@
 // the tokens' act claim) and "azp" (the tokens' authorized party). No JWT
 // templates exist, so a token request naming one answers 404.
 //
+// # Events and webhooks
+//
 // Every change is reported to [Options.OnEvent] with the Clerk webhook event
-// type it corresponds to (user.created, session.revoked, ...). An Emulator
-// is safe for concurrent use.
+// type it corresponds to: user.created|updated|deleted,
+// session.created|pending|ended|removed|revoked,
+// organization.created|updated|deleted and
+// organizationMembership.created|updated|deleted. The same events are sent
+// as webhooks to [Options.Webhooks] and [Emulator.AddWebhookEndpoint]'s
+// endpoints, as Svix sends Clerk's: the body
+//
+//	{"data":{...},"object":"event","type":"user.created","timestamp":<ms>,
+//	 "instance_id":"ins_...","event_attributes":{"http_request":{"client_ip":"...","user_agent":"..."}}}
+//
+// signed with the headers svix-id (a "msg_" id, the same on every retry and
+// endpoint), svix-timestamp (the emulator clock's time of the attempt, in
+// seconds) and svix-signature, retried on Svix's schedule
+// ([WebhookSchedule], scaled by [Options.WebhookRetryScale]) until a 2xx
+// answer, then given up. [WebhookKnobs] add duplicates, reordering, delays
+// and stale timestamps; [Emulator.WebhookStats] and [Emulator.WaitWebhooks]
+// let tests see and await the deliveries. An emulator with endpoints must
+// be closed ([Emulator.Close]; [Start] arranges it).
+//
+// An Emulator is safe for concurrent use.
 //
 // State lives in memory. [Emulator.Snapshot] writes all of it (users,
 // organizations, memberships, sessions, signing keys, secret key) as a
 // versioned JSON document that [Options.State] restores, so that a restarted
 // emulator keeps its records and tokens signed before the restart still
 // verify; [Emulator.SaveFile] and [LoadFile] keep it in a file. The document
-// holds secrets: store it with mode 0600, as SaveFile does.
+// holds secrets: store it with mode 0600, as SaveFile does. Webhook
+// endpoints (with their signing secrets) and knobs are configuration, not
+// state: the document holds none of them, and the instance id the webhooks
+// carry is derived from the secret key, so a restored emulator keeps it.
 //
 // [Emulator.Seed] creates users and organizations from a YAML or JSON seed
 // document (its doc comment shows the format; testdata/seed.yaml is an

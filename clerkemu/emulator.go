@@ -48,22 +48,32 @@ type Options struct {
 	// OnEvent, when set, is called once for every change, in the order of
 	// the changes, after the change is stored and outside the emulator's
 	// lock. It may call the emulator's methods; events those calls cause are
-	// delivered after it returns. It is the seam for webhook emission.
+	// delivered after it returns. Webhooks (below) are sent from the same
+	// stream of events.
 	OnEvent func(Event)
-}
 
-// Event is one change inside the emulator, named like the Clerk webhook
-// event it corresponds to.
-type Event struct {
-	// Type is the Clerk event type, e.g. "user.created", "session.revoked",
-	// "organizationMembership.deleted".
-	Type string
-	// Data is a snapshot of the changed object in its wire shape: a [User],
-	// [Session], [Organization], [OrganizationMembership] or, for deletions
-	// of users and organizations, a [DeletedObject].
-	Data any
-	// Time is the emulator clock's time of the change.
-	Time time.Time
+	// Webhooks are the endpoints every event is sent to, Svix-signed, from
+	// the start; [Emulator.AddWebhookEndpoint] adds more. An emulator with
+	// endpoints runs goroutines: [Emulator.Close] (or [Server.Close]) stops
+	// them. Endpoints are configuration: snapshots do not hold them.
+	Webhooks []WebhookEndpoint
+	// WebhookTimeout bounds each delivery attempt; 0 means 15s, as Svix.
+	WebhookTimeout time.Duration
+	// WebhookRetryScale multiplies the delays of the retry schedule (see
+	// [WebhookSchedule]); 0 means 1, e.g. 0.001 turns 5 minutes into 300ms.
+	WebhookRetryScale float64
+	// WebhookConcurrency is the number of deliveries in flight at once per
+	// endpoint; 0 means 4. With 1 the order of first attempts follows the
+	// order of the events, knobs aside.
+	WebhookConcurrency int
+	// WebhookKnobs disturb deliveries (duplicates, reordering, delays, stale
+	// timestamps) for tests; the zero value sends every message once, as
+	// soon as possible. [Emulator.SetWebhookKnobs] changes them later.
+	WebhookKnobs WebhookKnobs
+	// WebhookClient sends the deliveries; nil means a client of the
+	// emulator's own that Close shuts down. Its Timeout, when set, adds to
+	// WebhookTimeout; redirects are never followed.
+	WebhookClient *http.Client
 }
 
 // Emulator is an in-memory Clerk instance. It serves the Backend API through
@@ -90,8 +100,14 @@ type Emulator struct {
 	orgs        map[string]*orgRecord
 	memberships map[string]*membershipRecord
 	outbox      []Event
+	// unflushed counts the events recorded but not yet handed to OnEvent
+	// and the webhook dispatcher.
+	unflushed int
 
 	dispatchMu sync.Mutex // held while OnEvent runs
+
+	instanceID string
+	hooks      *dispatcher
 }
 
 // New returns an emulator configured by opts, restored from opts.State
@@ -161,7 +177,17 @@ func New(opts Options) (*Emulator, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.instanceID = deriveInstanceID(e.secretKey)
+	if e.hooks, err = newDispatcher(e, opts); err != nil {
+		return nil, err
+	}
 	e.handler = e.routes()
+	for _, ep := range opts.Webhooks {
+		if err := e.AddWebhookEndpoint(ep.URL, ep.Secret); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
 	return e, nil
 }
 
@@ -175,13 +201,20 @@ func (e *Emulator) Issuer() string { return e.issuer }
 func (e *Emulator) Name() string { return e.name }
 
 // update runs fn under the lock with a fresh transaction, then delivers the
-// events fn recorded.
+// events fn recorded. It is for changes made by Go helpers.
 func (e *Emulator) update(fn func(tx *tx) error) error {
+	return e.updateFrom(EventRequest{}, fn)
+}
+
+// updateFrom is update for a change made by a Backend API request: the
+// events carry its attributes.
+func (e *Emulator) updateFrom(from EventRequest, fn func(tx *tx) error) error {
 	e.mu.Lock()
-	t := &tx{e: e, now: e.now()}
+	t := &tx{e: e, now: e.now(), from: from}
 	err := fn(t)
-	if err == nil && e.onEvent != nil {
+	if err == nil {
 		e.outbox = append(e.outbox, t.events...)
+		e.unflushed += len(t.events)
 	}
 	e.mu.Unlock()
 	if err == nil && len(t.events) > 0 {
@@ -197,13 +230,10 @@ func (e *Emulator) view(fn func(now time.Time) error) error {
 	return fn(e.now())
 }
 
-// flush delivers queued events in order. A flush that finds another one
-// running leaves the work to it, so OnEvent may cause further events
-// without deadlocking.
+// flush delivers queued events in order to OnEvent and the webhook
+// dispatcher. A flush that finds another one running leaves the work to it,
+// so OnEvent may cause further events without deadlocking.
 func (e *Emulator) flush() {
-	if e.onEvent == nil {
-		return
-	}
 	for {
 		if !e.dispatchMu.TryLock() {
 			return
@@ -217,8 +247,14 @@ func (e *Emulator) flush() {
 				break
 			}
 			for _, ev := range batch {
-				e.onEvent(ev)
+				if e.onEvent != nil {
+					e.onEvent(ev)
+				}
+				e.hooks.publish(ev)
 			}
+			e.mu.Lock()
+			e.unflushed -= len(batch)
+			e.mu.Unlock()
 		}
 		e.dispatchMu.Unlock()
 		e.mu.Lock()
@@ -234,15 +270,13 @@ func (e *Emulator) flush() {
 type tx struct {
 	e      *Emulator
 	now    time.Time
+	from   EventRequest
 	events []Event
 }
 
 // emit records an event; data must already be a snapshot.
 func (t *tx) emit(typ string, data any) {
-	if t.e.onEvent == nil {
-		return
-	}
-	t.events = append(t.events, Event{Type: typ, Data: data, Time: t.now})
+	t.events = append(t.events, Event{Type: typ, Data: data, Time: t.now, Request: t.from})
 }
 
 // nextSeq returns a strictly increasing number that orders records created

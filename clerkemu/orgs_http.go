@@ -104,7 +104,7 @@ func (e *Emulator) handleCreateOrg(r *http.Request, _ []string) (any, error) {
 		in.maxMembers = *maxMembers
 	}
 	var out Organization
-	err = e.update(func(t *tx) error {
+	err = e.updateFrom(requestOf(r), func(t *tx) error {
 		rec, err := t.createOrg(in)
 		if err != nil {
 			return err
@@ -145,7 +145,7 @@ func (e *Emulator) handleUpdateOrg(r *http.Request, args []string) (any, error) 
 		}
 	}
 	var out Organization
-	err = e.update(func(t *tx) error {
+	err = e.updateFrom(requestOf(r), func(t *tx) error {
 		rec, err := e.org(args[0])
 		if err != nil {
 			return err
@@ -191,7 +191,7 @@ func (e *Emulator) handleDeleteOrg(r *http.Request, args []string) (any, error) 
 		return nil, err
 	}
 	var out DeletedObject
-	err := e.update(func(t *tx) error {
+	err := e.updateFrom(requestOf(r), func(t *tx) error {
 		rec, err := e.org(args[0])
 		if err != nil {
 			return err
@@ -222,7 +222,7 @@ func (e *Emulator) handleOrgMetadata(merge bool) handlerFunc {
 			return nil, err
 		}
 		var out Organization
-		err = e.update(func(t *tx) error {
+		err = e.updateFrom(requestOf(r), func(t *tx) error {
 			rec, err := e.org(args[0])
 			if err != nil {
 				return err
@@ -309,7 +309,7 @@ func (e *Emulator) handleCreateMembership(r *http.Request, args []string) (any, 
 		return nil, errMissing("role")
 	}
 	var out OrganizationMembership
-	err = e.update(func(t *tx) error {
+	err = e.updateFrom(requestOf(r), func(t *tx) error {
 		m, err := t.addMembership(args[0], userID, role, public, private)
 		if err != nil {
 			return err
@@ -337,7 +337,7 @@ func (e *Emulator) handleUpdateMembership(r *http.Request, args []string) (any, 
 	if role == "" {
 		return nil, errMissing("role")
 	}
-	return e.withMembership(args, func(t *tx, m *membershipRecord) error { return t.setRole(m, role) })
+	return e.withMembership(requestOf(r), args, func(t *tx, m *membershipRecord) error { return t.setRole(m, role) })
 }
 
 // handleDeleteMembership answers DELETE
@@ -346,7 +346,7 @@ func (e *Emulator) handleDeleteMembership(r *http.Request, args []string) (any, 
 	if _, err := readForm(r); err != nil {
 		return nil, err
 	}
-	return e.withMembership(args, func(t *tx, m *membershipRecord) error {
+	return e.withMembership(requestOf(r), args, func(t *tx, m *membershipRecord) error {
 		t.deleteMembership(m)
 		return nil
 	})
@@ -354,9 +354,9 @@ func (e *Emulator) handleDeleteMembership(r *http.Request, args []string) (any, 
 
 // withMembership runs op on the membership named by (org, user) args and
 // answers the membership as it was after op.
-func (e *Emulator) withMembership(args []string, op func(*tx, *membershipRecord) error) (any, error) {
+func (e *Emulator) withMembership(from EventRequest, args []string, op func(*tx, *membershipRecord) error) (any, error) {
 	var out OrganizationMembership
-	err := e.update(func(t *tx) error {
+	err := e.updateFrom(from, func(t *tx) error {
 		org, err := e.org(args[0])
 		if err != nil {
 			return err

@@ -79,13 +79,18 @@ func (e *Emulator) CreateSession(userID, activeOrgID string) (*Session, error) {
 
 // CreateSessionWith creates a session described by p.
 func (e *Emulator) CreateSessionWith(p SessionParams) (*Session, error) {
+	return e.createSessionFrom(EventRequest{}, p)
+}
+
+// createSessionFrom is CreateSessionWith for a change made by from.
+func (e *Emulator) createSessionFrom(from EventRequest, p SessionParams) (*Session, error) {
 	actor, err := normalizeMetadata(p.Actor)
 	if err != nil {
 		return nil, errFormat("actor")
 	}
 	p.Actor = actor
 	var out Session
-	err = e.update(func(t *tx) error {
+	err = e.updateFrom(from, func(t *tx) error {
 		rec, err := t.createSession(p)
 		if err != nil {
 			return err
@@ -116,15 +121,28 @@ func (e *Emulator) GetSession(id string) (*Session, error) {
 	return &out, nil
 }
 
-// RevokeSession revokes a session, as POST /v1/sessions/{id}/revoke does.
+// RevokeSession revokes a session, as POST /v1/sessions/{id}/revoke does:
+// session.revoked.
 func (e *Emulator) RevokeSession(id string) (*Session, error) {
+	return e.finishSession(EventRequest{}, id, StatusRevoked)
+}
+
+// EndSession ends a session as a user signing out does: session.ended. The
+// Backend API has no such call; Clerk ends sessions when users sign out.
+func (e *Emulator) EndSession(id string) (*Session, error) {
+	return e.finishSession(EventRequest{}, id, StatusEnded)
+}
+
+// finishSession moves a live session to status (revoked or ended); a
+// session that is no longer live is left as it is.
+func (e *Emulator) finishSession(from EventRequest, id, status string) (*Session, error) {
 	var out Session
-	err := e.update(func(t *tx) error {
+	err := e.updateFrom(from, func(t *tx) error {
 		rec, err := e.session(id)
 		if err != nil {
 			return err
 		}
-		t.endSession(rec, StatusRevoked)
+		t.endSession(rec, status)
 		out = rec.snapshot(t.now)
 		return nil
 	})
@@ -199,9 +217,9 @@ func (t *tx) createSession(p SessionParams) (*sessionRecord, error) {
 	e.sessions[s.ID] = rec
 	u.u.LastSignInAt = ptr(ms)
 	u.u.LastActiveAt = ptr(ms)
-	t.emit("session.created", rec.snapshot(t.now))
+	t.emit("session.created", t.sessionEvent(rec))
 	if p.Pending {
-		t.emit("session.pending", rec.snapshot(t.now))
+		t.emit("session.pending", t.sessionEvent(rec))
 	}
 	return rec, nil
 }
@@ -237,7 +255,7 @@ func (t *tx) endSession(rec *sessionRecord, status string) {
 	rec.s.Status = status
 	rec.s.Tasks = nil
 	rec.s.UpdatedAt = millis(t.now)
-	t.emit("session."+status, rec.snapshot(t.now))
+	t.emit("session."+status, t.sessionEvent(rec))
 }
 
 // revokeUserSessions ends every live session of the user, oldest first.

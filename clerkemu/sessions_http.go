@@ -81,7 +81,7 @@ func (e *Emulator) handleCreateSession(r *http.Request, _ []string) (any, error)
 	default:
 		return nil, errValue("status", "status must be active or pending.")
 	}
-	return e.CreateSessionWith(p)
+	return e.createSessionFrom(requestOf(r), p)
 }
 
 func (e *Emulator) handleGetSession(_ *http.Request, args []string) (any, error) {
@@ -92,7 +92,7 @@ func (e *Emulator) handleRevokeSession(r *http.Request, args []string) (any, err
 	if _, err := readForm(r); err != nil {
 		return nil, err
 	}
-	return e.RevokeSession(args[0])
+	return e.finishSession(requestOf(r), args[0], StatusRevoked)
 }
 
 // sessionToken is the answer of POST /v1/sessions/{id}/tokens.

@@ -31,5 +31,9 @@ func Start(tb testing.TB, opts Options) *Server {
 	return s
 }
 
-// Close shuts the server down; it is safe to call more than once.
-func (s *Server) Close() { s.srv.Close() }
+// Close shuts the server down, then stops webhook delivery (see
+// [Emulator.Close]); it is safe to call more than once.
+func (s *Server) Close() {
+	s.srv.Close()
+	s.Emulator.Close()
+}

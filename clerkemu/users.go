@@ -221,23 +221,23 @@ func (e *Emulator) GetUser(id string) (*User, error) {
 // BanUser bans a user and revokes the user's sessions, as
 // POST /v1/users/{id}/ban does.
 func (e *Emulator) BanUser(id string) (*User, error) {
-	return e.mutateUser(id, (*tx).banUser)
+	return e.mutateUser(EventRequest{}, id, (*tx).banUser)
 }
 
 // UnbanUser lifts a ban, as POST /v1/users/{id}/unban does.
 func (e *Emulator) UnbanUser(id string) (*User, error) {
-	return e.mutateUser(id, (*tx).unbanUser)
+	return e.mutateUser(EventRequest{}, id, (*tx).unbanUser)
 }
 
 // LockUser locks a user, as POST /v1/users/{id}/lock does: the user can no
 // longer get sessions.
 func (e *Emulator) LockUser(id string) (*User, error) {
-	return e.mutateUser(id, (*tx).lockUser)
+	return e.mutateUser(EventRequest{}, id, (*tx).lockUser)
 }
 
 // UnlockUser unlocks a user, as POST /v1/users/{id}/unlock does.
 func (e *Emulator) UnlockUser(id string) (*User, error) {
-	return e.mutateUser(id, (*tx).unlockUser)
+	return e.mutateUser(EventRequest{}, id, (*tx).unlockUser)
 }
 
 // DeleteUser deletes a user with the user's sessions and memberships, as
@@ -250,9 +250,9 @@ func (e *Emulator) DeleteUser(id string) error {
 }
 
 // mutateUser runs one user operation and returns the user's snapshot.
-func (e *Emulator) mutateUser(id string, op func(*tx, *userRecord) error) (*User, error) {
+func (e *Emulator) mutateUser(from EventRequest, id string, op func(*tx, *userRecord) error) (*User, error) {
 	var out User
-	err := e.update(func(t *tx) error {
+	err := e.updateFrom(from, func(t *tx) error {
 		rec, err := e.user(id)
 		if err != nil {
 			return err

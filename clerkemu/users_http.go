@@ -98,7 +98,7 @@ func (e *Emulator) handleCreateUser(r *http.Request, _ []string) (any, error) {
 		return nil, err
 	}
 	var out User
-	err = e.update(func(t *tx) error {
+	err = e.updateFrom(requestOf(r), func(t *tx) error {
 		rec, err := t.createUser(in)
 		if err != nil {
 			return err
@@ -180,7 +180,7 @@ func (e *Emulator) handleUpdateUser(r *http.Request, args []string) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	return e.mutateUser(args[0], func(t *tx, rec *userRecord) error { return t.updateUser(rec, p) })
+	return e.mutateUser(requestOf(r), args[0], func(t *tx, rec *userRecord) error { return t.updateUser(rec, p) })
 }
 
 // decodeUserPatch reads the members of PATCH /v1/users/{id}. A null for a
@@ -243,7 +243,7 @@ func (e *Emulator) handleDeleteUser(r *http.Request, args []string) (any, error)
 		return nil, err
 	}
 	var out DeletedObject
-	err := e.update(func(t *tx) error {
+	err := e.updateFrom(requestOf(r), func(t *tx) error {
 		var err error
 		out, err = t.deleteUser(args[0])
 		return err
@@ -268,7 +268,7 @@ func (e *Emulator) handleUserMetadata(merge bool) handlerFunc {
 				return nil, err
 			}
 		}
-		return e.mutateUser(args[0], func(t *tx, rec *userRecord) error {
+		return e.mutateUser(requestOf(r), args[0], func(t *tx, rec *userRecord) error {
 			t.setMetadata(rec, merge, objs[0], objs[1], objs[2])
 			return nil
 		})
@@ -281,6 +281,6 @@ func (e *Emulator) handleUserAction(op func(*tx, *userRecord) error) handlerFunc
 		if _, err := readForm(r); err != nil {
 			return nil, err
 		}
-		return e.mutateUser(args[0], op)
+		return e.mutateUser(requestOf(r), args[0], op)
 	}
 }
