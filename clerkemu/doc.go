@@ -45,6 +45,13 @@
 // the tokens' act claim) and "azp" (the tokens' authorized party). No JWT
 // templates exist, so a token request naming one answers 404.
 //
+// Control endpoint, outside /v1 and behind the same secret key:
+//
+//	GET, PUT, POST, DELETE /__emulator/faults
+//
+// It shows, sets and clears the [Faults] that make GET /v1/jwks or the rest
+// of /v1 fail, slow or down; [Emulator.SetFaults] does the same from Go.
+//
 // # Events and webhooks
 //
 // Every change is reported to [Options.OnEvent] with the Clerk webhook event
@@ -75,8 +82,8 @@
 // emulator keeps its records and tokens signed before the restart still
 // verify; [Emulator.SaveFile] and [LoadFile] keep it in a file. The document
 // holds secrets: store it with mode 0600, as SaveFile does. Webhook
-// endpoints (with their signing secrets) and knobs are configuration, not
-// state: the document holds none of them, and the instance id the webhooks
+// endpoints (with their signing secrets), knobs and faults are
+// configuration, not state: the document holds none of them, and the instance id the webhooks
 // carry is derived from the secret key, so a restored emulator keeps it.
 //
 // [Emulator.Seed] creates users and organizations from a YAML or JSON seed

@@ -108,6 +108,7 @@ type Emulator struct {
 
 	instanceID string
 	hooks      *dispatcher
+	faults     faultState
 }
 
 // New returns an emulator configured by opts, restored from opts.State

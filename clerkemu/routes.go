@@ -2,12 +2,28 @@ package clerkemu
 
 import (
 	"net/http"
+	"strings"
 )
 
-// routes returns the emulator's HTTP handler: every Backend API route in
-// one table. Control endpoints (/__emulator/...) and fault injection, when
-// they come, wrap this handler here.
+// routes returns the emulator's HTTP handler: the control endpoint, then
+// every Backend API route in one table, behind the faults.
 func (e *Emulator) routes() http.Handler {
+	api := e.apiRoutes()
+	faulty := e.withFaults(api)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.EscapedPath(); {
+		case p == "/__emulator/faults":
+			e.handleFaults(w, r)
+		case p == "/v1" || strings.HasPrefix(p, "/v1/"):
+			faulty.ServeHTTP(w, r)
+		default:
+			api.ServeHTTP(w, r) // 404 in Clerk's shape
+		}
+	})
+}
+
+// apiRoutes returns the Backend API's router.
+func (e *Emulator) apiRoutes() http.Handler {
 	const (
 		get    = http.MethodGet
 		post   = http.MethodPost
