@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/clerkgate/clerkgate/clerkemu"
+	"github.com/clerkgate/clerkgate/verify"
 )
 
 // shutdownTimeout bounds the graceful shutdown of a server once the
@@ -28,15 +29,31 @@ const shutdownTimeout = 10 * time.Second
 // validated before anything starts.
 type emulatorConfig struct {
 	Addr          string
-	SecretKey     string // empty: the emulator generates one
-	Issuer        string // empty: the emulator's default
-	Seed          string // path of the seed file, or ""
-	SeedData      []byte // its content, read while the flags are checked
-	State         string // path of the state file, or ""
-	StateData     []byte // its content; nil when there is none yet
-	WebhookURL    string
-	WebhookSecret string
+	SecretKey     string  // empty: the emulator generates one
+	Issuer        string  // empty: the emulator's default
+	Seed          string  // path of the seed file, or ""
+	SeedData      []byte  // its content, read while the flags are checked
+	State         string  // path of the state file, or ""
+	StateData     []byte  // its content; nil when there is none yet
+	WebhookURLs   urlList // where to send webhooks; empty: none
+	WebhookSecret string  // whsec_... that signs them
 	Log           logConfig
+}
+
+// urlList is a flag that may be repeated and takes comma-separated lists.
+type urlList []string
+
+// String returns the URLs, comma-separated.
+func (l *urlList) String() string { return strings.Join(*l, ",") }
+
+// Set adds the comma-separated URLs of one flag; blanks are skipped.
+func (l *urlList) Set(v string) error {
+	for u := range strings.SplitSeq(v, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			*l = append(*l, u)
+		}
+	}
+	return nil
 }
 
 // parseEmulatorConfig reads the flags and the environment. helped reports
@@ -47,14 +64,16 @@ func parseEmulatorConfig(args []string, getenv func(string) string, stdout io.Wr
 			"tokens, with all state in memory; --state keeps it in a file across restarts.\n"+
 			"When it listens it prints KEY=value lines on standard output that a shell can\n"+
 			"source: CLERK_API_URL, CLERK_SECRET_KEY, CLERK_JWT_KEY and CLERK_ISSUER. Logs\n"+
-			"go to standard error (LOG_LEVEL, LOG_FORMAT).")
+			"go to standard error (LOG_LEVEL, LOG_FORMAT). With --webhook-url and\n"+
+			"--webhook-secret every change is sent as a Svix-signed Clerk webhook, retried\n"+
+			"on Svix's schedule; faults are set at /__emulator/faults.")
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8081", "listen `address` (port 0 picks a free port)")
 	fs.StringVar(&cfg.SecretKey, "secret-key", "", "Backend API secret `key` sk_... (default $CLERK_SECRET_KEY, else generated)")
 	fs.StringVar(&cfg.Issuer, "issuer", "", "`iss` of the session tokens (default the emulator's https://clerk.<name>.emulator style issuer)")
 	fs.StringVar(&cfg.Seed, "seed", "", "YAML or JSON `file` of users and organizations to create at start; those that exist are kept")
 	fs.StringVar(&cfg.State, "state", "", "`file` that keeps the state across restarts: loaded at start if it exists, saved after seeding and at shutdown (it holds the secret key and the signing keys: mode 0600)")
-	fs.StringVar(&cfg.WebhookURL, "webhook-url", "", "`URL` to send Svix-signed webhooks to (not available yet)")
-	fs.StringVar(&cfg.WebhookSecret, "webhook-secret", "", "whsec_... `secret` that signs the webhooks (not available yet)")
+	fs.Var(&cfg.WebhookURLs, "webhook-url", "`URL` to send Svix-signed webhooks to; repeat it or separate URLs with commas (needs --webhook-secret)")
+	fs.StringVar(&cfg.WebhookSecret, "webhook-secret", "", "whsec_... `secret` that signs the webhooks (needs --webhook-url)")
 	if helped, err := parseFlags(fs, args, stdout); helped || err != nil {
 		return cfg, helped, err
 	}
@@ -84,17 +103,36 @@ func parseEmulatorConfig(args []string, getenv func(string) string, stdout io.Wr
 			errs = append(errs, fileError("--state", cfg.State, err))
 		}
 	}
-	for _, f := range []struct{ name, value string }{
-		{"--webhook-url", cfg.WebhookURL}, {"--webhook-secret", cfg.WebhookSecret},
-	} {
-		if f.value != "" {
-			errs = append(errs, fmt.Errorf("%s is not available yet", f.name))
-		}
-	}
+	errs = append(errs, checkWebhookFlags(cfg.WebhookURLs, cfg.WebhookSecret)...)
 	var logErrs []error
 	cfg.Log, logErrs = parseLogConfig(getenv)
 	errs = append(errs, logErrs...)
 	return cfg, false, joinErrors("emulator", errs)
+}
+
+// checkWebhookFlags checks --webhook-url and --webhook-secret: both or
+// neither, http(s) URLs, a secret verify accepts. Errors never show the
+// secret.
+func checkWebhookFlags(urls []string, sec string) []error {
+	var errs []error
+	switch {
+	case len(urls) == 0 && sec == "":
+		return nil
+	case len(urls) == 0:
+		return []error{errors.New("--webhook-secret needs --webhook-url")}
+	case sec == "":
+		errs = append(errs, errors.New("--webhook-url needs --webhook-secret"))
+	default:
+		if _, err := verify.NewWebhook([]string{sec}, verify.WebhookOptions{}); err != nil {
+			errs = append(errs, errors.New("--webhook-secret: must be whsec_ followed by standard base64"))
+		}
+	}
+	for _, raw := range urls {
+		if u, err := url.Parse(raw); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--webhook-url: %q is not an http(s) URL", raw))
+		}
+	}
+	return errs
 }
 
 // runEmulator runs the Clerk emulator until ctx is cancelled.
@@ -109,6 +147,7 @@ func runEmulator(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
+	defer emu.Close() // stops webhook delivery on every path; a no-op after stopWebhooks
 	// saveState writes the state file, if any; it runs at start, so that a
 	// crash keeps the keys that signed the tokens handed out, and at the end.
 	saveState := func() error {
@@ -159,7 +198,8 @@ func runEmulator(ctx context.Context, args []string, getenv func(string) string,
 		slog.String("issuer", emu.Issuer()),
 		slog.String("kid", emu.KeyID()),
 		slog.Any("secret_key", secret(emu.SecretKey())),
-		slog.String("secret_key_source", keySource))
+		slog.String("secret_key_source", keySource),
+		slog.Int("webhook_endpoints", len(cfg.WebhookURLs)))
 
 	_, err = fmt.Fprintf(stdout, "CLERK_API_URL=%s\nCLERK_SECRET_KEY=%s\nCLERK_JWT_KEY=%s\nCLERK_ISSUER=%s\n",
 		apiURL, emu.SecretKey(), jwtKey, emu.Issuer())
@@ -194,6 +234,7 @@ func runEmulator(ctx context.Context, args []string, getenv func(string) string,
 		}
 		return fmt.Errorf("emulator: %w", err)
 	}
+	stopWebhooks(shutdownCtx, emu, logger)
 	if err := saveState(); err != nil {
 		return err
 	}
@@ -201,15 +242,36 @@ func runEmulator(ctx context.Context, args []string, getenv func(string) string,
 	return nil
 }
 
+// webhookDrainTimeout bounds the wait for webhooks still pending at
+// shutdown; those left then are dropped.
+const webhookDrainTimeout = 3 * time.Second
+
+// stopWebhooks lets pending webhooks finish for a moment, then stops
+// delivery.
+func stopWebhooks(ctx context.Context, emu *clerkemu.Emulator, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, webhookDrainTimeout)
+	defer cancel()
+	_ = emu.WaitWebhooks(ctx)
+	emu.Close()
+	if st := emu.WebhookStats(); st.Messages > 0 {
+		logger.Info("emulator webhooks stopped", slog.Int("delivered", st.Delivered),
+			slog.Int("failed_attempts", st.Failed), slog.Int("gave_up", st.GaveUp), slog.Int("dropped", st.Dropped))
+	}
+}
+
 // newEmulator creates the emulator, restored from the state file when
 // there is one, and seeds it.
 func newEmulator(cfg emulatorConfig, logger *slog.Logger) (*clerkemu.Emulator, error) {
-	emu, err := clerkemu.New(clerkemu.Options{
+	opts := clerkemu.Options{
 		SecretKey: cfg.SecretKey,
 		Issuer:    cfg.Issuer,
 		Logger:    logger,
 		State:     cfg.StateData,
-	})
+	}
+	for _, u := range cfg.WebhookURLs {
+		opts.Webhooks = append(opts.Webhooks, clerkemu.WebhookEndpoint{URL: u, Secret: cfg.WebhookSecret})
+	}
+	emu, err := clerkemu.New(opts)
 	switch {
 	case err != nil && cfg.StateData != nil:
 		return nil, fmt.Errorf("emulator: --state %s: %w", cfg.State, err)
@@ -223,6 +285,7 @@ func newEmulator(cfg emulatorConfig, logger *slog.Logger) (*clerkemu.Emulator, e
 	}
 	res, err := emu.Seed(bytes.NewReader(cfg.SeedData))
 	if err != nil {
+		emu.Close()
 		return nil, fmt.Errorf("emulator: --seed %s: %w", cfg.Seed, err)
 	}
 	logger.Info("emulator seeded", slog.String("file", cfg.Seed),

@@ -14,6 +14,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -25,6 +26,7 @@ import (
 	"github.com/clerk/clerk-sdk-go/v2/user"
 
 	"github.com/clerkgate/clerkgate/clerkemu"
+	"github.com/clerkgate/clerkgate/verify"
 )
 
 // startEmulator runs "clerkgate emulator" on a free port until the test
@@ -556,5 +558,77 @@ func TestEmulatorState(t *testing.T) {
 	}
 	if c := mustVerifyJWT(t, tok.JWT, pub); c.Sub != carol.ID || c.Sid != sess.ID {
 		t.Errorf("claims %+v", c)
+	}
+}
+
+// TestEmulatorWebhooks runs "clerkgate emulator" with two --webhook-url
+// receivers (one flag, comma-separated, and a repeated flag) and checks
+// that a POST /v1/users reaches each as a user.created webhook that
+// verify accepts.
+func TestEmulatorWebhooks(t *testing.T) {
+	t.Parallel()
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	type hook struct {
+		header http.Header
+		body   []byte
+	}
+	got := make(chan hook, 16)
+	receiver := func() string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			got <- hook{header: r.Header.Clone(), body: body}
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL + "/webhooks/clerk"
+	}
+	a, b, c := receiver(), receiver(), receiver()
+	vars := startEmulator(t, nil, "--webhook-url", a+","+b, "--webhook-url", c, "--webhook-secret", secret)
+
+	req, err := http.NewRequest(http.MethodPost, vars["CLERK_API_URL"]+"/v1/users", strings.NewReader(`{"email_address":["hook@example.com"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+vars["CLERK_SECRET_KEY"])
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct{ ID string }
+	err = json.NewDecoder(resp.Body).Decode(&created)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /v1/users: %d %v", resp.StatusCode, err)
+	}
+
+	w, err := verify.NewWebhook([]string{secret}, verify.WebhookOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int{}
+	for range 3 {
+		var h hook
+		select {
+		case h = <-got:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no webhook arrived")
+		}
+		id, err := w.Verify(h.header, h.body)
+		if err != nil {
+			t.Fatalf("webhook does not verify: %v", err)
+		}
+		ids[id]++
+		var ev struct {
+			Type string `json:"type"`
+			Data struct {
+				ID string `json:"id"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(h.body, &ev); err != nil || ev.Type != "user.created" || ev.Data.ID != created.ID {
+			t.Errorf("webhook %s: %v, want user.created of %s", h.body, err, created.ID)
+		}
+	}
+	if len(ids) != 1 {
+		t.Errorf("svix-ids %v: want the same message at every endpoint", ids)
 	}
 }
