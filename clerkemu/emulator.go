@@ -161,11 +161,15 @@ func New(opts Options) (*Emulator, error) {
 	if e.tokenTTL == 0 {
 		e.tokenTTL = 60 * time.Second
 	}
+	e.instanceID = deriveInstanceID(e.secretKey)
+	var err error
+	if e.hooks, err = newDispatcher(e, opts); err != nil {
+		return nil, err // before the key generation, which is slow
+	}
 	roles := opts.Roles
 	if roles == nil {
 		roles = DefaultRoles()
 	}
-	var err error
 	if e.roles, err = indexRoles(roles); err != nil {
 		return nil, err
 	}
@@ -176,10 +180,6 @@ func New(opts Options) (*Emulator, error) {
 		err = e.keys.init(opts.SigningKey)
 	}
 	if err != nil {
-		return nil, err
-	}
-	e.instanceID = deriveInstanceID(e.secretKey)
-	if e.hooks, err = newDispatcher(e, opts); err != nil {
 		return nil, err
 	}
 	e.handler = e.routes()

@@ -55,8 +55,10 @@ type Fault struct {
 //
 //	{"jwks":{"mode":"ok|fail|slow|down","status":500,"delay_ms":3000},"api":{...}}
 type Faults struct {
+	// JWKS is the behaviour of GET /v1/jwks.
 	JWKS Fault `json:"jwks"`
-	API  Fault `json:"api"`
+	// API is the behaviour of every other request under /v1.
+	API Fault `json:"api"`
 }
 
 // faultState holds the current faults.
@@ -205,7 +207,11 @@ func (e *Emulator) handleFaults(w http.ResponseWriter, r *http.Request) {
 		writeError(w, trace, err)
 	}
 	if err := e.authenticate(r); err != nil {
-		fail(err.(*Error))
+		var apiErr *Error
+		if !errors.As(err, &apiErr) {
+			apiErr = errKeyInvalid()
+		}
+		fail(apiErr)
 		return
 	}
 	switch r.Method {

@@ -13,6 +13,9 @@ import (
 	"github.com/clerkgate/clerkgate/clerkemu"
 )
 
+// plainClient checks nothing and gives up after 10 seconds.
+var plainClient = &http.Client{Timeout: 10 * time.Second}
+
 // plainDo sends a request with the instance's key through a client that
 // checks nothing, since faults answer what the spec does not describe. It
 // returns the status and body, or the transport error.
@@ -26,7 +29,7 @@ func plainDo(ctx context.Context, srv *clerkemu.Server, method, path, body strin
 		return 0, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+srv.SecretKey())
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := plainClient.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -53,7 +56,7 @@ func TestFaultsEndpoint(t *testing.T) {
 	if status, b := mustDo(t, srv, "GET", "/__emulator/faults", ""); status != 200 || string(b) != none {
 		t.Errorf("GET: %d %s, want 200 %s", status, b, none)
 	}
-	resp, err := http.Get(srv.URL + "/__emulator/faults")
+	resp, err := plainClient.Get(srv.URL + "/__emulator/faults")
 	if err != nil {
 		t.Fatal(err)
 	}
