@@ -342,7 +342,8 @@ func (ep *endpoint) settle(dl *delivery, status int, err error) {
 // staleness), POSTed within the timeout. It returns the status.
 func (ep *endpoint) post(msg *message) (int, error) {
 	d := ep.d
-	ts := d.e.now().Add(-msg.stale)
+	var ts time.Time // Options.Clock is only ever read under the lock
+	_ = d.e.view(func(now time.Time) error { ts = now.Add(-msg.stale); return nil })
 	ctx, cancel := context.WithTimeout(d.ctx, d.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.url, bytes.NewReader(msg.body))

@@ -372,3 +372,28 @@ func TestWebhookClose(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookClock: the envelope's timestamp and svix-timestamp follow
+// Options.Clock, so a receiver on the same clock verifies them.
+func TestWebhookClock(t *testing.T) {
+	t.Parallel()
+	clk := &fixedClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	e, rc := hookEnv(t, clerkemu.Options{Clock: clk.Now}, nil)
+	if _, err := e.srv.CreateUser(clerkemu.UserParams{}); err != nil {
+		t.Fatal(err)
+	}
+	waitWebhooks(t, e.srv.Emulator)
+	got := rc.deliveries()
+	if len(got) != 1 {
+		t.Fatalf("%d deliveries", len(got))
+	}
+	if ev := got[0].event(t); ev.Timestamp != clk.Now().UnixMilli() {
+		t.Errorf("timestamp %d, want %d", ev.Timestamp, clk.Now().UnixMilli())
+	}
+	if ts := got[0].header.Get("svix-timestamp"); ts != strconv.FormatInt(clk.Now().Unix(), 10) {
+		t.Errorf("svix-timestamp %s, want %d", ts, clk.Now().Unix())
+	}
+	if _, err := mustVerifier(t, clk.Now).Verify(got[0].header, got[0].body); err != nil {
+		t.Errorf("Verify on the emulator's clock: %v", err)
+	}
+}

@@ -23,7 +23,9 @@ type Options struct {
 	// "https://clerk." + Name + ".emulator". The Go SDK's jwt.Verify accepts
 	// only issuers that start with "https://clerk.".
 	Issuer string
-	// Clock returns the current time; nil means time.Now.
+	// Clock returns the current time; nil means time.Now. It also dates
+	// webhooks (the body's timestamp and svix-timestamp); the delays of
+	// their delivery run on the real time.
 	Clock func() time.Time
 	// Logger receives one debug line per request (method, route, status).
 	// Nil discards. Secrets and tokens are never logged.
