@@ -122,14 +122,19 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *se
 		return nil, fmt.Errorf("loading session denials: %w", err)
 	}
 	deps := httpapi.Deps{
-		Logger:       log,
-		Verifier:     s.verifier,
-		Identity:     s.identity,
-		Metrics:      s.metrics,
-		Checks:       s.checks(),
-		Syncer:       s.syncer,
-		Security:     s.security,
-		ServeMetrics: cfg.MetricsAddr == "",
+		Logger:            log,
+		Verifier:          s.verifier,
+		Identity:          s.identity,
+		Metrics:           s.metrics,
+		Checks:            s.checks(),
+		Syncer:            s.syncer,
+		Security:          s.security,
+		Store:             s.store,
+		Events:            s.store,
+		Policy:            func() *policy.Policy { return s.policy },
+		AuthFailureLimit:  cfg.AuthFailureLimit,
+		AuthFailureWindow: cfg.AuthFailureWindow,
+		ServeMetrics:      cfg.MetricsAddr == "",
 	}
 	if len(cfg.WebhookSecrets) > 0 {
 		if deps.Webhook, err = verify.NewWebhook(cfg.WebhookSecrets, verify.WebhookOptions{}); err != nil {
@@ -137,6 +142,7 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *se
 		}
 	}
 	if s.clerk != nil {
+		deps.Clerk = s.clerk // only when set: a nil *Client in the interface would not be nil
 		deps.Runs = usersync.NewRuns(s.runCtx, s.syncer, s.reconcileClerk())
 	}
 	s.handler = httpapi.NewServer(deps)

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/clerkgate/clerkgate"
@@ -16,6 +17,13 @@ import (
 // keys or the store are unavailable).
 func (s *server) authenticate(p verify.Policy, next func(http.ResponseWriter, *http.Request, *identity.Identity)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := remoteIP(r)
+		if wait := s.limiter.blocked(ip, s.now()); wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			s.observeAuth("none", "rejected", "rate_limited")
+			writeProblem(w, r, &clerkgate.Error{Code: clerkgate.CodeRateLimited, Message: "too many failed authentications from this address; retry later"})
+			return
+		}
 		start := time.Now()
 		claims, err := s.verifier.VerifyRequest(r, p)
 		if s.metrics != nil {
@@ -31,12 +39,30 @@ func (s *server) authenticate(p verify.Policy, next func(http.ResponseWriter, *h
 				method = "none"
 			}
 			s.observeAuth(method, "rejected", reasonOf(err))
+			s.authFailed(r, ip, err)
 			writeProblem(w, r, err)
 			return
 		}
 		s.observeAuth("session", "ok", "")
 		next(w, r.WithContext(context.WithValue(r.Context(), identityKey, id)), id)
 	})
+}
+
+// authFailed records a failed authentication and counts it against the
+// client's address. Requests without credentials, ambiguous ones and the
+// service's own unavailability are not attempts to guess a credential and
+// do not count.
+func (s *server) authFailed(r *http.Request, ip string, err error) {
+	switch clerkgate.ErrorCode(err) {
+	case clerkgate.CodeUnauthenticated, clerkgate.CodeInvalidRequest, clerkgate.CodeUnavailable:
+		return
+	}
+	ev := clerkgate.SecurityEvent{Kind: clerkgate.EventAuthFailed, IP: ip, RequestID: requestIDFrom(r.Context())}
+	s.security.Record(r.Context(), ev, map[string]any{"reason": reasonOf(err), "code": string(clerkgate.ErrorCode(err))})
+	if s.limiter.fail(ip, s.now()) {
+		ev.Kind = clerkgate.EventBruteForceSuspected
+		s.security.Record(r.Context(), ev, map[string]any{"limit": s.limiter.limit, "window": s.limiter.window.String()})
+	}
 }
 
 func (s *server) observeAuth(method, result, reason string) {

@@ -17,6 +17,17 @@ func (s *server) routes(r *router, serveMetrics bool) {
 	}
 	r.handle("GET", "/auth/me", s.authenticate(verify.Policy{}, s.handleMe))
 	r.handle("POST", "/webhooks/clerk", http.HandlerFunc(s.handleWebhook))
+	r.handle("POST", "/auth/logout", s.authenticate(verify.Policy{}, s.handleLogout))
+	r.handle("GET", "/auth/sessions", s.authenticate(verify.Policy{}, s.handleListSessions))
+	r.handle("DELETE", "/auth/sessions/{id}", s.authenticate(verify.Policy{}, s.handleRevokeSession))
+	r.handle("POST", "/auth/token", s.authenticate(verify.Policy{}, s.handleToken))
+	r.handle("GET", "/admin/users", s.require("users:read", s.handleListUsers))
+	r.handle("GET", "/admin/users/{id}", s.require("users:read", s.handleGetUser))
+	r.handle("PATCH", "/admin/users/{id}", s.require("users:write", s.handlePatchUser))
+	r.handle("DELETE", "/admin/users/{id}", s.require("users:delete", s.handleDeleteUser))
+	r.handle("POST", "/admin/users/{id}/ban", s.require("users:write", s.handleBan(true)))
+	r.handle("POST", "/admin/users/{id}/unban", s.require("users:write", s.handleBan(false)))
+	r.handle("GET", "/admin/security-events", s.require("security:read", s.handleSecurityEvents))
 	r.handle("POST", "/admin/sync", s.require("users:write", s.handleStartSync))
 	r.handle("GET", "/admin/sync/{id}", s.require("users:write", s.handleGetSync))
 	r.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -7,10 +7,13 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
+	"github.com/clerkgate/clerkgate"
 	"github.com/clerkgate/clerkgate/internal/identity"
 	"github.com/clerkgate/clerkgate/internal/metrics"
+	"github.com/clerkgate/clerkgate/internal/policy"
 	"github.com/clerkgate/clerkgate/internal/security"
 	"github.com/clerkgate/clerkgate/internal/usersync"
 	"github.com/clerkgate/clerkgate/verify"
@@ -42,6 +45,18 @@ type Deps struct {
 	Syncer   *usersync.Syncer
 	Runs     *usersync.Runs // nil without a Backend API
 	Security *security.Recorder
+	// Clerk is the Backend API; nil without a secret key.
+	Clerk Clerk
+	// Store is the user store, for the admin API.
+	Store clerkgate.UserStore
+	// Events lists security events.
+	Events clerkgate.SecurityEventStore
+	// Policy returns the current policy; nil means policy.Default().
+	Policy func() *policy.Policy
+	// AuthFailureLimit failed authentications per IP per
+	// AuthFailureWindow answer 429 afterwards; 0 is off.
+	AuthFailureLimit  int
+	AuthFailureWindow time.Duration
 	// ServeMetrics puts /metrics on this handler (false when
 	// CLERKGATE_METRICS_ADDR gives it a listener of its own).
 	ServeMetrics bool
@@ -58,6 +73,12 @@ type server struct {
 	syncer   *usersync.Syncer
 	runs     *usersync.Runs
 	security *security.Recorder
+	clerk    Clerk
+	store    clerkgate.UserStore
+	events   clerkgate.SecurityEventStore
+	policy   func() *policy.Policy
+	limiter  *failureLimiter
+	roleMu   sync.Mutex
 	now      func() time.Time
 }
 
@@ -73,7 +94,16 @@ func NewServer(d Deps) http.Handler {
 		syncer:   d.Syncer,
 		runs:     d.Runs,
 		security: d.Security,
+		clerk:    d.Clerk,
+		store:    d.Store,
+		events:   d.Events,
+		policy:   d.Policy,
+		limiter:  newFailureLimiter(d.AuthFailureLimit, d.AuthFailureWindow),
 		now:      d.Now,
+	}
+	if s.policy == nil {
+		def := policy.Default()
+		s.policy = func() *policy.Policy { return def }
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

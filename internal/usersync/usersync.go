@@ -99,3 +99,15 @@ func (s *Syncer) tombstone(ctx context.Context, clerkUserID string) (*clerkgate.
 	t := &clerkgate.User{ClerkUserID: clerkUserID, DeletedAt: now, ClerkUpdatedAt: now.UnixMilli()}
 	return s.saveUser(ctx, t)
 }
+
+// StoreUser stores a user that Clerk just returned (after an admin change),
+// with its role, as a webhook would.
+func (s *Syncer) StoreUser(ctx context.Context, u *clerkgate.User) (*clerkgate.User, bool, error) {
+	return s.saveUser(ctx, u)
+}
+
+// DeleteUser tombstones a user deleted in Clerk, as user.deleted would.
+func (s *Syncer) DeleteUser(ctx context.Context, clerkUserID string) (*clerkgate.User, error) {
+	u, _, err := s.tombstone(ctx, clerkUserID)
+	return u, err
+}
