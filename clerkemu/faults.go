@@ -50,8 +50,10 @@ type Fault struct {
 }
 
 // Faults make the emulator misbehave, to test how clients cope. JWKS
-// applies to GET /v1/jwks, API to every other request under /v1. As JSON,
-// the form /__emulator/faults takes and answers:
+// applies to GET /v1/jwks, API to every other request under /v1, before
+// the secret key is checked, as in an outage. The Go helpers, webhooks and
+// /__emulator/faults itself are never affected. As JSON, the form
+// /__emulator/faults takes and answers:
 //
 //	{"jwks":{"mode":"ok|fail|slow|down","status":500,"delay_ms":3000},"api":{...}}
 type Faults struct {
