@@ -15,6 +15,10 @@ import (
 // gets its 401 even where the caller could never be allowed.
 func (s *server) require(permission string, next func(http.ResponseWriter, *http.Request, *identity.Identity)) http.Handler {
 	return s.authenticate(verify.Policy{}, func(w http.ResponseWriter, r *http.Request, id *identity.Identity) {
+		if id.Claims.Actor != nil {
+			writeProblem(w, r, &clerkgate.Error{Code: clerkgate.CodeForbidden, Message: "an impersonated session may not use the admin API"})
+			return
+		}
 		if !policy.Allowed(id.Permissions, permission) {
 			writeProblem(w, r, &clerkgate.Error{Code: clerkgate.CodeForbidden, Message: "this needs the permission " + permission})
 			return
