@@ -132,6 +132,12 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 		return err
 	}
 	url := baseURL(ln.Addr())
+	// The emulator's webhooks go to the service, as Clerk's would.
+	if err := emu.AddWebhookEndpoint(url+"/webhooks/clerk", webhookSecret); err != nil {
+		ln.Close()
+		return fmt.Errorf("dev: %w", err)
+	}
+	defer emu.Close()
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "CLERKGATE_URL=%s\nCLERK_API_URL=%s\nCLERK_SECRET_KEY=%s\nCLERK_WEBHOOK_SIGNING_SECRET=%s\nCLERK_ISSUER=%s\n",
 		url, apiURL, emu.SecretKey(), webhookSecret, emu.Issuer())

@@ -107,6 +107,23 @@ func TestDev(t *testing.T) {
 	if o, _ := bob["org"].(map[string]any); o == nil || o["role"] != "org:member" {
 		t.Fatalf("bob org %v", bob["org"])
 	}
+	// A change made through the emulator's Backend API reaches the service
+	// by webhook.
+	code, out, _ := do(t, "POST", vars["CLERK_API_URL"]+"/v1/users", vars["CLERK_SECRET_KEY"], `{"email_address":["carol@example.com"],"first_name":"Carol"}`)
+	if code != 200 {
+		t.Fatalf("create carol: %d %v", code, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, list, _ := do(t, "GET", vars["CLERKGATE_URL"]+"/admin/users?query=carol", vars["TOKEN_ALICE"], "")
+		if data, _ := list["data"].([]any); len(data) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("carol never reached the service: %v", list)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	stop()
 
 	// A restart reuses the database and the emulator: old tokens still
@@ -120,7 +137,7 @@ func TestDev(t *testing.T) {
 		t.Fatalf("alice after restart %v, before %v", again, alice)
 	}
 	r := get(t, vars2["CLERK_API_URL"]+"/v1/users/count", bearer(vars2["CLERK_SECRET_KEY"]))
-	if r.status != 200 || r.body["total_count"] != float64(2) {
+	if r.status != 200 || r.body["total_count"] != float64(3) {
 		t.Fatalf("emulator users after restart: %d %v", r.status, r.body)
 	}
 }
