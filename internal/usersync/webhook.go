@@ -74,6 +74,10 @@ func (s *Syncer) HandleWebhook(ctx context.Context, m Message) (Outcome, error) 
 
 func (s *Syncer) handle(ctx context.Context, m Message) (Outcome, error) {
 	digest := sha256.Sum256(m.Body)
+	// Parsed first only so that a store failure is counted under the
+	// event's type; a known id wins over a body that does not parse.
+	var env envelope
+	parseErr := json.Unmarshal(m.Body, &env)
 	// A message id seen before changes nothing, whatever its body; another
 	// body under a known id is a replay.
 	rec, err := s.o.Store.WebhookRecord(ctx, m.ID)
@@ -87,10 +91,9 @@ func (s *Syncer) handle(ctx context.Context, m Message) (Outcome, error) {
 		}
 		return out, nil
 	case clerkgate.ErrorCode(err) != clerkgate.CodeNotFound:
-		return Outcome{}, unavailable(err)
+		return Outcome{Type: env.Type}, unavailable(err)
 	}
-	var env envelope
-	if err := json.Unmarshal(m.Body, &env); err != nil {
+	if parseErr != nil {
 		return Outcome{}, invalidEvent("the event is not a JSON object of the Clerk event shape")
 	}
 	out := Outcome{Type: env.Type}
@@ -108,7 +111,10 @@ func (s *Syncer) handle(ctx context.Context, m Message) (Outcome, error) {
 	if _, err := s.o.Store.SaveWebhookRecord(ctx, clerkgate.WebhookRecord{
 		MessageID: m.ID, EventType: env.Type, BodySHA256: digest[:], ProcessedAt: s.o.Now(),
 	}); err != nil {
-		return out, unavailable(err)
+		// A type the store cannot hold (a NUL inside an unknown type) is
+		// the sender's fault: answering "retry later" would make Svix
+		// retry it for days.
+		return out, storeError(err)
 	}
 	return out, nil
 }
