@@ -26,10 +26,10 @@ const (
 // MaxAge. The zero value asks nothing.
 type Reverification struct {
 	// MaxAge is the largest age of the last verification of Factor; zero
-	// means no reverification. Token ages are whole minutes: a factor
-	// verified 9 minutes and some seconds before the token was issued is
-	// fresh for a MaxAge of 10 minutes until 10 minutes have passed in
-	// all, and never for a MaxAge under a minute.
+	// means no reverification. A factor is fresh when the age the token
+	// states (fva: whole minutes, rounded down, when the token was issued)
+	// plus the time since the token was issued is under MaxAge, which is
+	// Clerk's own rule for a whole number of minutes.
 	MaxAge time.Duration
 	// Factor is the factor that must be fresh; empty means SecondFactor.
 	// A factor the user never verified (fva entry -1), or a token without
