@@ -1,8 +1,11 @@
 package usersync
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/clerkgate/clerkgate"
@@ -146,7 +149,24 @@ func newer(u, stored *clerkgate.User) bool {
 	}
 	return u.Email != stored.Email || u.FirstName != stored.FirstName || u.LastName != stored.LastName ||
 		u.ImageURL != stored.ImageURL || u.Banned != stored.Banned || u.ExternalID != stored.ExternalID ||
-		string(u.PublicMetadata) != string(stored.PublicMetadata)
+		!sameJSON(u.PublicMetadata, stored.PublicMetadata)
+}
+
+// sameJSON reports whether two JSON texts hold the same value. A store may
+// give metadata back in a form of its own: PostgreSQL's jsonb has its own
+// spacing and key order.
+func sameJSON(a, b json.RawMessage) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	if len(a) == 0 || len(b) == 0 {
+		return false
+	}
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
 }
 
 // linkCandidate finds the local user without a Clerk id that u is: by
