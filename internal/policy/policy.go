@@ -5,6 +5,8 @@ package policy
 
 import (
 	"encoding/json"
+	"net/netip"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -25,26 +27,76 @@ type RoleRules struct {
 	Precedence  []string          // order of SourceMetadata, SourceOrg, SourceDefault
 }
 
-// Policy is the whole policy file. Use Default for the built-in one.
+// Policy is the whole policy file. Use Default for the built-in one, Load
+// or Parse for a file. A Policy is not modified once built: share it
+// between goroutines freely, and swap whole policies (Reloader) instead.
 type Policy struct {
 	Roles       RoleRules
 	Permissions map[string][]string // role -> permissions; "*" = all, "users:*" = prefix
+
+	// Routes are the rules of the proxy and forward-auth, in file order;
+	// see Match. None means every proxied request is denied.
+	Routes []Route
+	// Upstream is the API to protect, or nil (CLERKGATE_UPSTREAM overrides it).
+	Upstream *url.URL
+	// TrustedProxies may send X-Forwarded-*/X-Original-* headers to
+	// forward-auth; see TrustedProxy. Default: loopback only.
+	TrustedProxies []netip.Prefix
+	// AdminReverify makes the admin endpoints that change users require a
+	// second factor within the last 10 minutes.
+	AdminReverify bool
+	// Legacy is the legacy JWT login of the migration window, or nil.
+	Legacy *Legacy
+	// Source names where the policy came from: the file name, or "built-in".
+	Source string
 }
 
-// Default returns the built-in policy of SPEC §5.
+// DefaultTrustedProxies returns the trusted_proxies used when the policy
+// does not list any: loopback only (127.0.0.0/8 and ::1).
+func DefaultTrustedProxies() []netip.Prefix {
+	return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+}
+
+// Default returns the built-in policy of SPEC §5: the roles and
+// permissions shown there, no routes, no upstream, no legacy login and
+// loopback as the only trusted proxy.
 func Default() *Policy {
 	return &Policy{
-		Roles: RoleRules{
-			Default:     "member",
-			MetadataKey: "role",
-			OrgRoles:    map[string]string{"org:admin": "admin", "org:member": "member"},
-			Precedence:  []string{SourceMetadata, SourceOrg, SourceDefault},
-		},
-		Permissions: map[string][]string{
-			"admin":  {"*"},
-			"member": {"profile:read", "profile:write"},
-		},
+		Roles:          defaultRoles(),
+		Permissions:    defaultPermissions(),
+		TrustedProxies: DefaultTrustedProxies(),
+		Source:         "built-in",
 	}
+}
+
+func defaultRoles() RoleRules {
+	return RoleRules{
+		Default:     "member",
+		MetadataKey: "role",
+		OrgRoles:    map[string]string{"org:admin": "admin", "org:member": "member"},
+		Precedence:  []string{SourceMetadata, SourceOrg, SourceDefault},
+	}
+}
+
+func defaultPermissions() map[string][]string {
+	return map[string][]string{
+		"admin":  {"*"},
+		"member": {"profile:read", "profile:write"},
+	}
+}
+
+// TrustedProxy reports whether a request from addr may set the forwarded
+// headers that forward-auth reads. Only the connection's address counts,
+// never X-Forwarded-For and the like. IPv4-mapped IPv6 addresses count as
+// IPv4.
+func (p *Policy) TrustedProxy(addr netip.Addr) bool {
+	addr = addr.Unmap().WithZone("")
+	for _, pfx := range p.TrustedProxies {
+		if pfx.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // KnownRole reports whether role has an entry in Permissions.
