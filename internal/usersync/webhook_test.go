@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/clerkgate/clerkgate"
+	"github.com/clerkgate/clerkgate/clerkemu"
 	"github.com/clerkgate/clerkgate/internal/usersync"
 )
 
@@ -581,4 +582,128 @@ func TestWebhookStoreFailure(t *testing.T) {
 			t.Errorf("a retry after success: %+v, %v; want duplicate", out, err)
 		}
 	})
+}
+
+// TestWebhookEmulatorEvents feeds the events the emulator emits for a
+// user's life (created, an organization, sessions, a ban and unban, then
+// the deletion) in their order and in reverse: both converge on the same
+// state.
+func TestWebhookEmulatorEvents(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var events []clerkemu.Event
+	emu := clerkemu.Start(t, clerkemu.Options{SigningKey: signingKey(), Clock: tickingClock(), OnEvent: func(ev clerkemu.Event) {
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+	}})
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, err := emu.CreateUser(clerkemu.UserParams{Email: "life@example.test", FirstName: "Life",
+		PublicMetadata: map[string]any{"role": "admin"}})
+	must(err)
+	_, err = emu.CreateOrganization("Acme", "acme", u.ID)
+	must(err)
+	s1, err := emu.CreateSession(u.ID, "")
+	must(err)
+	_, err = emu.RevokeSession(s1.ID)
+	must(err)
+	s2, err := emu.CreateSession(u.ID, "")
+	must(err)
+	_, err = emu.BanUser(u.ID) // revokes s2
+	must(err)
+	_, err = emu.UnbanUser(u.ID)
+	must(err)
+	s3, err := emu.CreateSession(u.ID, "")
+	must(err)
+	live := len(events)        // everything up to here: a live user
+	must(emu.DeleteUser(u.ID)) // removes s3 and the membership
+
+	mu.Lock()
+	all := slices.Clone(events)
+	mu.Unlock()
+	bodies := make([][]byte, len(all))
+	types := map[string]bool{}
+	for i, ev := range all {
+		bodies[i] = event(t, ev.Type, ev.Data)
+		types[ev.Type] = true
+	}
+	for _, typ := range []string{"user.created", "user.updated", "user.deleted", "session.created", "session.revoked",
+		"session.removed", "organizationMembership.created", "organizationMembership.deleted"} {
+		if !types[typ] {
+			t.Fatalf("the emulator emitted no %s: %v", typ, types)
+		}
+	}
+	reversed := func(b [][]byte) [][]byte { r := slices.Clone(b); slices.Reverse(r); return r }
+
+	// state is what a test compares across orders.
+	state := func(t *testing.T, st store) string {
+		t.Helper()
+		u := mustUser(t, st, u.ID)
+		ms, err := st.Memberships(context.Background(), u.ClerkUserID)
+		must(err)
+		ds, err := st.SessionDenials(context.Background(), time.Now(), time.Time{})
+		must(err)
+		var denied []string
+		for _, d := range ds {
+			denied = append(denied, d.SessionID)
+		}
+		slices.Sort(denied)
+		version := fmt.Sprint(u.ClerkUpdatedAt)
+		if u.Deleted() {
+			version = "tombstone" // versioned by the local clock at deletion
+		}
+		return fmt.Sprintf("user %s %s %s role=%s banned=%v v=%s deleted=%v memberships=%v denied=%v",
+			u.Email, u.FirstName, u.LastName, u.Role, u.Banned, version, u.Deleted(), len(ms), denied)
+	}
+	eachEngine(t, func(t *testing.T, db database) {
+		for _, tc := range []struct {
+			name   string
+			bodies [][]byte
+			want   string
+		}{
+			{"live", bodies[:live], fmt.Sprintf("user life@example.test Life  role=admin banned=false v=%d deleted=false memberships=1 denied=%v",
+				mustEmuUser(t, all[:live]).UpdatedAt, sortedIDs(s1.ID, s2.ID))},
+			{"deleted", bodies, fmt.Sprintf("user    role=member banned=false v=tombstone deleted=true memberships=0 denied=%v", sortedIDs(s1.ID, s2.ID, s3.ID))},
+		} {
+			var got []string
+			for _, order := range [][][]byte{tc.bodies, reversed(tc.bodies)} {
+				st := newDatabase(t, db.engine).open(t)
+				f := newFixture(st)
+				for _, b := range order {
+					if _, err := f.deliver(t, newMsgID(), b); err != nil {
+						t.Fatalf("%s: %v", tc.name, err)
+					}
+				}
+				got = append(got, state(t, st))
+			}
+			if got[0] != got[1] {
+				t.Errorf("%s: in order and reversed differ:\n%s\n%s", tc.name, got[0], got[1])
+			}
+			if !strings.Contains(got[0], tc.want) {
+				t.Errorf("%s: state %s, want %s", tc.name, got[0], tc.want)
+			}
+		}
+	})
+}
+
+// mustEmuUser returns the last user snapshot among events.
+func mustEmuUser(t *testing.T, events []clerkemu.Event) clerkemu.User {
+	t.Helper()
+	for i := len(events) - 1; i >= 0; i-- {
+		if u, ok := events[i].Data.(clerkemu.User); ok {
+			return u
+		}
+	}
+	t.Fatal("no user event")
+	return clerkemu.User{}
+}
+
+func sortedIDs(ids ...string) []string {
+	slices.Sort(ids)
+	return ids
 }
