@@ -18,8 +18,9 @@ type Identity struct {
 	// role mapping).
 	Role string
 	// Permissions are the role's permissions plus the session's
-	// organization permissions, sorted; they may hold wildcards ("*",
-	// "notes:*"): ask HasPermission rather than searching them.
+	// organization permissions, sorted (or as Options.RoleFunc returns
+	// them); they may hold wildcards ("*", "notes:*"): ask HasPermission
+	// rather than searching them.
 	Permissions []string
 	// Org is the session's active organization; nil when none.
 	Org *verify.Org

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/clerkgate/clerkgate"
@@ -84,7 +85,9 @@ type Options struct {
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 	// Logger, when set, gets one line per refused request (code, reason,
-	// method, path and request id; never a token, cookie or query string).
+	// method, path, request id and, on a 403, the user and session ids;
+	// never a token, cookie or query string): at Debug for requests without
+	// credentials, Info for other refusals, Warn for 503 and Error for 500.
 	Logger *slog.Logger
 
 	// DisableRequestID leaves X-Request-Id alone, for applications that
@@ -117,18 +120,18 @@ type Middleware struct {
 
 // New returns a Middleware configured by opts.
 func New(opts Options) (*Middleware, error) {
-	var problems []error
+	var problems []string
 	if opts.Verifier == nil {
-		problems = append(problems, errors.New("Verifier is required"))
+		problems = append(problems, "a Verifier is required")
 	}
 	if opts.Sources&^sourceBoth != 0 {
-		problems = append(problems, fmt.Errorf("Sources %#x is not a combination of SourceHeader and SourceCookie", uint8(opts.Sources)))
+		problems = append(problems, fmt.Sprintf("the Sources %#x are not a combination of SourceHeader and SourceCookie", uint8(opts.Sources)))
 	}
 	if !validRealm(opts.Realm) {
-		problems = append(problems, errors.New("Realm must be printable ASCII without quotes or backslashes"))
+		problems = append(problems, "the Realm must be printable ASCII without quotes or backslashes")
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("middleware: invalid options: %w", errors.Join(problems...))
+		return nil, errors.New("middleware: invalid options: " + strings.Join(problems, "; "))
 	}
 	m := &Middleware{
 		v:            opts.Verifier,
@@ -254,6 +257,8 @@ func (m *Middleware) fail(w http.ResponseWriter, r *http.Request, err error) {
 		code := clerkgate.ErrorCode(err)
 		level := slog.LevelInfo
 		switch {
+		case code == clerkgate.CodeUnauthenticated: // no credentials: anonymous traffic, not an event
+			level = slog.LevelDebug
 		case code.Status() >= 500 && code != clerkgate.CodeUnavailable:
 			level = slog.LevelError
 		case code.Status() >= 500:

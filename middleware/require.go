@@ -186,15 +186,17 @@ func (m *Middleware) RequireSession(next http.Handler) http.Handler {
 }
 
 // RequireRole returns a wrapper that lets through callers whose application
-// role is one of roles. It panics when roles is empty or holds "".
+// role is one of roles. Like every wrapper but a Require that says
+// otherwise, it refuses pending and impersonated sessions. It panics when
+// roles is empty or holds "".
 func (m *Middleware) RequireRole(roles ...string) func(http.Handler) http.Handler {
 	mustList("RequireRole", roles)
 	return m.Require(RequireOptions{Roles: roles})
 }
 
 // RequirePermission returns a wrapper that lets through callers who have
-// every one of perms (see Identity.HasPermission). It panics when perms is
-// empty or holds "".
+// every one of perms (see Identity.HasPermission), and refuses pending and
+// impersonated sessions. It panics when perms is empty or holds "".
 func (m *Middleware) RequirePermission(perms ...string) func(http.Handler) http.Handler {
 	mustList("RequirePermission", perms)
 	return m.Require(RequireOptions{Permissions: perms})
@@ -202,8 +204,9 @@ func (m *Middleware) RequirePermission(perms ...string) func(http.Handler) http.
 
 // RequireOrgRole returns a wrapper that lets through callers whose role in
 // the session's active organization is one of roles, such as "org:admin".
-// A session without an active organization is refused (403). It panics when
-// roles is empty or holds "".
+// A session without an active organization is refused (403), and so are
+// pending and impersonated sessions. It panics when roles is empty or
+// holds "".
 func (m *Middleware) RequireOrgRole(roles ...string) func(http.Handler) http.Handler {
 	mustList("RequireOrgRole", roles)
 	return m.Require(RequireOptions{OrgRoles: roles})
@@ -212,8 +215,9 @@ func (m *Middleware) RequireOrgRole(roles ...string) func(http.Handler) http.Han
 // Reverify returns a wrapper that lets through callers who verified factor
 // within maxAge (see Reverification) and answers others 403
 // reverification_required with Clerk's reverification hint, so that Clerk's
-// frontend can prompt the user and retry. It panics when maxAge is not
-// positive or factor is unknown.
+// frontend can prompt the user and retry. It refuses pending and
+// impersonated sessions too. It panics when maxAge is not positive or
+// factor is unknown.
 func (m *Middleware) Reverify(maxAge time.Duration, factor Factor) func(http.Handler) http.Handler {
 	if maxAge <= 0 {
 		panic(fmt.Sprintf("middleware: Reverify: maxAge %s is not positive", maxAge))

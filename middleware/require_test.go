@@ -383,7 +383,7 @@ func TestLogger(t *testing.T) {
 	for _, want := range []string{
 		`level=INFO msg="request refused" code=token_expired method=GET path=/x reason=expired request_id=log-1`,
 		`code=forbidden method=GET path=/x reason=role user_id=` + w.users["bob"],
-		`code=unauthenticated method=GET path=/x reason=no_credentials request_id=`,
+		`level=DEBUG msg="request refused" code=unauthenticated method=GET path=/x reason=no_credentials request_id=`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
