@@ -75,23 +75,11 @@ func Canonicalize(rawPath string) (string, error) {
 	if len(out) == 0 {
 		return "/", nil
 	}
-	n := len(out)
+	canon := "/" + strings.Join(out, "/")
 	if trailing {
-		n++
+		canon += "/"
 	}
-	var b strings.Builder
-	for _, s := range out {
-		n += len(s)
-	}
-	b.Grow(n)
-	for _, s := range out {
-		b.WriteByte('/')
-		b.WriteString(s)
-	}
-	if trailing {
-		b.WriteByte('/')
-	}
-	return b.String(), nil
+	return canon, nil
 }
 
 // decodeSegment percent-decodes one raw segment and refuses what

@@ -186,3 +186,18 @@ func TestRequirement(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCanonicalizeMatch is the per-request cost in proxy mode.
+func BenchmarkCanonicalizeMatch(b *testing.B) {
+	p := mustParse(b, matchPolicy)
+	b.ReportAllocs()
+	for b.Loop() {
+		canon, err := policy.Canonicalize("/api/users/%37/../42")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, ok := p.Match("GET", canon); !ok {
+			b.Fatal("no match")
+		}
+	}
+}

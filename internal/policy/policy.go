@@ -1,6 +1,3 @@
-// Package policy holds the application's authorization rules: how Clerk
-// metadata and organization roles map onto application roles, which
-// permissions each role has, and (in proxy mode) which routes need what.
 package policy
 
 import (

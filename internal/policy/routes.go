@@ -150,7 +150,7 @@ func (r *Route) matchesPath(segs []string) bool {
 
 // covers reports whether every request that b matches is matched by a, so
 // that b after a can never match.
-func (a *Route) covers(b *Route) bool {
+func covers(a, b *Route) bool {
 	if len(a.Methods) > 0 {
 		if len(b.Methods) == 0 {
 			return false

@@ -25,7 +25,7 @@ func (b *builder) routes(n *yaml.Node, path string) {
 	for j := range b.p.Routes {
 		for i := range j {
 			a, c := &b.p.Routes[i], &b.p.Routes[j]
-			if a.covers(c) {
+			if covers(a, c) {
 				b.add(c.Line, "%s: can never match: %s (line %d) comes first and matches every request it would",
 					index(path, idx[j]), index(path, idx[i]), a.Line)
 				break
