@@ -15,6 +15,7 @@ func (s *server) routes(r *router, serveMetrics bool) {
 	if serveMetrics && s.metrics != nil {
 		r.handle("GET", "/metrics", s.metrics.Handler())
 	}
+	r.handle("GET", "/openapi.yaml", http.HandlerFunc(handleOpenAPI))
 	r.handle("GET", "/auth/me", s.authenticate(verify.Policy{}, s.handleMe))
 	r.handle("POST", "/webhooks/clerk", http.HandlerFunc(s.handleWebhook))
 	r.handle("POST", "/auth/logout", s.authenticate(verify.Policy{}, s.handleLogout))
