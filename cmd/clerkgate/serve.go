@@ -46,9 +46,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // than ignoring them silently.
 func notYet(cfg serviceConfig) error {
 	var errs []error
-	if cfg.PolicyPath != "" {
-		errs = append(errs, errors.New("CLERKGATE_POLICY: policy files are not available yet in this version (the built-in policy applies)"))
-	}
 	if cfg.Upstream != "" {
 		errs = append(errs, errors.New("CLERKGATE_UPSTREAM: the reverse proxy is not available yet in this version"))
 	}

@@ -83,7 +83,7 @@ func get(t *testing.T, url string, edit func(*http.Request)) httpResult {
 	if edit != nil {
 		edit(req)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func testService(t *testing.T, db string) {
 			t.Fatalf("status %d: %v", r.status, r.body)
 		}
 		req, _ := http.NewRequest("DELETE", base+"/auth/me", nil)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client(t).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -219,7 +219,7 @@ func testService(t *testing.T, db string) {
 		}
 	})
 	t.Run("metrics", func(t *testing.T) {
-		resp, err := http.Get(base + "/metrics")
+		resp, err := client(t).Get(base + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -336,5 +336,33 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	if r := runCLI(t, env, "migrate", "sideways"); r.err == nil {
 		t.Fatal("migrate sideways accepted")
+	}
+}
+
+func TestServePolicyFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := dir + "/bad.yaml"
+	os.WriteFile(bad, []byte("roles:\n  default: member\n  metadata_key: role\npermissions:\n  member: [profile:read]\n  admin: []\n"), 0o600)
+	emu := clerkemu.Start(t, clerkemu.Options{})
+	env := serviceEnv(emu, "sqlite://"+dir+"/p.db")
+	env["CLERKGATE_POLICY"] = bad
+	r := runCLI(t, env, "serve", "--addr", "127.0.0.1:0")
+	if r.err == nil || !strings.Contains(r.err.Error(), "bad.yaml:6") {
+		t.Fatalf("invalid policy: %v", r.err)
+	}
+	good := dir + "/good.yaml"
+	os.WriteFile(good, []byte("roles:\n  default: reader\n  metadata_key: team_role\npermissions:\n  reader: [docs:read]\n  editor: [docs:read, docs:write]\n"), 0o600)
+	env["CLERKGATE_POLICY"] = good
+	base, _ := startServe(t, env)
+	u, err := emu.CreateUser(clerkemu.UserParams{Email: "e@example.com", PublicMetadata: map[string]any{"team_role": "editor"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := emu.CreateSession(u.ID, "")
+	tok, _ := emu.SessionToken(s.ID, time.Hour)
+	r2 := get(t, base+"/auth/me", bearer(tok))
+	if r2.status != 200 || r2.body["role"] != "editor" {
+		t.Fatalf("me with a policy file: %d %v", r2.status, r2.body)
 	}
 }

@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/clerkgate/clerkgate"
@@ -29,7 +32,7 @@ type service struct {
 	verifier *verify.Verifier
 	clerk    *clerkapi.Client // nil without a secret key
 	identity *identity.Service
-	policy   *policy.Policy
+	policies *policy.Reloader
 	metrics  *metrics.Metrics
 	deny     *verify.MemoryDenyList
 	security *security.Recorder
@@ -44,7 +47,13 @@ type service struct {
 // newService opens the store (migrating it unless told not to) and builds
 // every component. Nothing listens yet.
 func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
-	s := &service{cfg: cfg, log: log, metrics: metrics.New(), policy: policy.Default(), deny: &verify.MemoryDenyList{}}
+	s := &service{cfg: cfg, log: log, metrics: metrics.New(), deny: &verify.MemoryDenyList{}}
+	if s.policies, err = policy.NewReloader(cfg.PolicyPath); err != nil {
+		return nil, fmt.Errorf("CLERKGATE_POLICY: %w", err)
+	}
+	if up := s.policies.Current().Upstream; up != nil && cfg.Upstream == "" {
+		return nil, errors.New("CLERKGATE_POLICY: upstream: the reverse proxy is not available yet in this version")
+	}
 	s.runCtx, s.runCancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.store, err = openStore(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -98,7 +107,7 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *se
 		return nil, err
 	}
 	s.metrics.WatchVerifier(s.verifier, time.Now)
-	io := identity.Options{Store: s.store, Policy: s.policy}
+	io := identity.Options{Store: s.store, PolicyFunc: s.policies.Current}
 	if s.clerk != nil {
 		io.Clerk = identity.FetcherFunc(func(ctx context.Context, id string) (*clerkgate.User, error) {
 			u, _, err := s.clerk.GetUser(ctx, id)
@@ -111,7 +120,7 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *se
 	s.security = security.New(s.store, log, s.metrics.CountSecurityEvent)
 	s.syncer = usersync.New(usersync.Options{
 		Store:      s.store,
-		Policy:     s.policy,
+		PolicyFunc: s.policies.Current,
 		Denier:     s.deny,
 		Security:   s.security,
 		OnUser:     s.identity.Updated,
@@ -131,7 +140,7 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *se
 		Security:          s.security,
 		Store:             s.store,
 		Events:            s.store,
-		Policy:            func() *policy.Policy { return s.policy },
+		Policy:            s.policies.Current,
 		AuthFailureLimit:  cfg.AuthFailureLimit,
 		AuthFailureWindow: cfg.AuthFailureWindow,
 		ServeMetrics:      cfg.MetricsAddr == "",
@@ -256,6 +265,7 @@ func (s *service) run(ctx context.Context, ln, metricsLn net.Listener) error {
 	defer cancel()
 	s.verifier.Start(ctx)
 	go s.pollDenials(ctx)
+	go s.reloadOnSIGHUP(ctx)
 	servers := []*http.Server{s.httpServer(s.handler)}
 	listeners := []net.Listener{ln}
 	if metricsLn != nil {
@@ -293,6 +303,30 @@ func (s *service) httpServer(h http.Handler) *http.Server {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// reloadOnSIGHUP re-reads the policy file on SIGHUP; an invalid file is
+// logged and the policy in force stays.
+func (s *service) reloadOnSIGHUP(ctx context.Context) {
+	if s.policies.Path() == "" {
+		return
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		if err := s.policies.Reload(); err != nil {
+			s.log.Error("policy reload failed; the previous policy stays in force", slog.String("error", err.Error()))
+			continue
+		}
+		s.identity.Reset()
+		s.log.Info("policy reloaded", slog.String("file", s.policies.Path()))
 	}
 }
 

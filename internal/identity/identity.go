@@ -35,6 +35,9 @@ type Options struct {
 	Store  clerkgate.UserStore
 	Clerk  Fetcher        // nil: users unknown locally stay pending
 	Policy *policy.Policy // nil: policy.Default()
+	// PolicyFunc, when set, is asked for the current policy instead of
+	// Policy (a policy that reloads).
+	PolicyFunc func() *policy.Policy
 	// CacheTTL bounds how long a cached user is trusted without the store
 	// (other instances' writes arrive through the store). 0 means 30 s.
 	CacheTTL time.Duration
@@ -62,7 +65,7 @@ type Identity struct {
 // Service resolves identities. It is safe for concurrent use.
 type Service struct {
 	o      Options
-	policy *policy.Policy
+	policy func() *policy.Policy
 	cache  *userCache
 	flight singleflight.Group
 }
@@ -74,6 +77,10 @@ func New(o Options) (*Service, error) {
 	}
 	if o.Policy == nil {
 		o.Policy = policy.Default()
+	}
+	if o.PolicyFunc == nil {
+		fixed := o.Policy
+		o.PolicyFunc = func() *policy.Policy { return fixed }
 	}
 	if o.CacheTTL == 0 {
 		o.CacheTTL = 30 * time.Second
@@ -90,7 +97,7 @@ func New(o Options) (*Service, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Service{o: o, policy: o.Policy, cache: newUserCache(o.CacheSize)}, nil
+	return &Service{o: o, policy: o.PolicyFunc, cache: newUserCache(o.CacheSize)}, nil
 }
 
 var errRevoked = &verify.Error{Code: clerkgate.CodeSessionRevoked, Reason: "user_gone"}
@@ -117,8 +124,9 @@ func (s *Service) Resolve(ctx context.Context, c *verify.Claims) (*Identity, err
 	if c.Org != nil {
 		orgRole, orgPerms = c.Org.Role, c.Org.Permissions
 	}
-	id.Role = s.policy.ResolveRoleFrom(e.metadataRole, orgRole)
-	id.Permissions = s.policy.PermissionsFor(id.Role, orgPerms)
+	pol := s.policy()
+	id.Role = pol.ResolveRoleFrom(e.metadataRole, orgRole)
+	id.Permissions = pol.PermissionsFor(id.Role, orgPerms)
 	return id, nil
 }
 
@@ -164,7 +172,7 @@ func (s *Service) fetch(ctx context.Context, clerkUserID string, now time.Time) 
 		cancel()
 		switch {
 		case err == nil:
-			u.Role = s.policy.StoredRole(u.PublicMetadata)
+			u.Role = s.policy().StoredRole(u.PublicMetadata)
 			stored, _, err := s.o.Store.SaveClerkUser(ctx, u)
 			if err != nil {
 				return nil, &clerkgate.Error{Code: clerkgate.CodeUnavailable, Message: "user store unavailable", Err: err}
@@ -174,7 +182,7 @@ func (s *Service) fetch(ctx context.Context, clerkUserID string, now time.Time) 
 			return nil, errRevoked
 		}
 	}
-	ph := &clerkgate.User{ClerkUserID: clerkUserID, Role: s.policy.Roles.Default}
+	ph := &clerkgate.User{ClerkUserID: clerkUserID, Role: s.policy().Roles.Default}
 	stored, _, err := s.o.Store.SaveClerkUser(ctx, ph)
 	if err != nil {
 		stored = ph // the request still succeeds on the token's identity
@@ -199,7 +207,7 @@ func (s *Service) retryPending(clerkUserID string, now time.Time) {
 func (s *Service) remember(u *clerkgate.User, pending bool, now time.Time) *entry {
 	e := &entry{
 		user:         u,
-		metadataRole: s.policy.MetadataRole(u.PublicMetadata),
+		metadataRole: s.policy().MetadataRole(u.PublicMetadata),
 		pending:      pending,
 		expires:      now.Add(s.o.CacheTTL),
 		retryAt:      now.Add(s.o.RetryPending),
@@ -219,6 +227,9 @@ func (s *Service) Updated(u *clerkgate.User) {
 
 // Forget drops a user from the cache; the next request reads the store.
 func (s *Service) Forget(clerkUserID string) { s.cache.remove(clerkUserID) }
+
+// Reset empties the cache, after a policy reload for one.
+func (s *Service) Reset() { s.cache.reset() }
 
 // entry is a cached user with what the request path derives from it.
 type entry struct {
@@ -260,6 +271,12 @@ func (c *userCache) put(id string, e *entry) {
 		}
 	}
 	c.m[id] = e
+	c.mu.Unlock()
+}
+
+func (c *userCache) reset() {
+	c.mu.Lock()
+	clear(c.m)
 	c.mu.Unlock()
 }
 

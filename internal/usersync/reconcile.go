@@ -122,7 +122,7 @@ func (s *Syncer) reconcileUser(ctx context.Context, u *clerkgate.User, dry bool,
 		if dry {
 			return nil
 		}
-		u.Role = s.o.Policy.StoredRole(u.PublicMetadata)
+		u.Role = s.o.PolicyFunc().StoredRole(u.PublicMetadata)
 		linked, err := s.o.Store.LinkClerkUser(ctx, local.ID, u)
 		if err != nil {
 			return fmt.Errorf("linking a local user: %w", err)

@@ -31,10 +31,13 @@ type Denier interface {
 
 // Options configures a Syncer. Store and Policy are required.
 type Options struct {
-	Store    Store
-	Policy   *policy.Policy
-	Denier   Denier             // nil: denials are stored only
-	Security *security.Recorder // nil: no security events
+	Store  Store
+	Policy *policy.Policy
+	// PolicyFunc, when set, is asked for the current policy instead of
+	// Policy (a policy that reloads).
+	PolicyFunc func() *policy.Policy
+	Denier     Denier             // nil: denials are stored only
+	Security   *security.Recorder // nil: no security events
 	// OnUser is told of every user row written, so that caches follow.
 	OnUser func(*clerkgate.User)
 	// Observe counts one webhook event by type and result (processed,
@@ -62,6 +65,10 @@ func New(o Options) *Syncer {
 	if o.DenialTTL == 0 {
 		o.DenialTTL = 30 * 24 * time.Hour
 	}
+	if o.PolicyFunc == nil {
+		fixed := o.Policy
+		o.PolicyFunc = func() *policy.Policy { return fixed }
+	}
 	if o.OnUser == nil {
 		o.OnUser = func(*clerkgate.User) {}
 	}
@@ -75,7 +82,7 @@ func New(o Options) *Syncer {
 // in-process deny list in step with bans, and reports whether it changed
 // and the stored row.
 func (s *Syncer) saveUser(ctx context.Context, u *clerkgate.User) (*clerkgate.User, bool, error) {
-	u.Role = s.o.Policy.StoredRole(u.PublicMetadata)
+	u.Role = s.o.PolicyFunc().StoredRole(u.PublicMetadata)
 	stored, changed, err := s.o.Store.SaveClerkUser(ctx, u)
 	if err != nil {
 		return nil, false, err
