@@ -29,7 +29,7 @@ func do(t *testing.T, method, url, tok, body string) (int, map[string]any, http.
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

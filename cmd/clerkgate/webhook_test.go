@@ -37,7 +37,7 @@ func postWebhook(t *testing.T, base, secret, msgID string, body []byte) (int, ma
 	} else {
 		req.Header.Set("svix-signature", "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,18 +155,18 @@ func TestServeWebhooksAndSync(t *testing.T) {
 	}
 	req, _ := http.NewRequest("POST", base+"/admin/sync", strings.NewReader(`{"dry_run":false}`))
 	req.Header.Set("Authorization", "Bearer "+token(carol.ID))
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 {
+	if resp, err := client(t).Do(req); err != nil || resp.StatusCode != 403 {
 		t.Fatalf("member starting a sync: %v %v", resp.StatusCode, err)
 	}
 	aliceTok := token(alice.ID)
 	req, _ = http.NewRequest("POST", base+"/admin/sync", strings.NewReader(`{"nope":1}`))
 	req.Header.Set("Authorization", "Bearer "+aliceTok)
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 400 {
+	if resp, err := client(t).Do(req); err != nil || resp.StatusCode != 400 {
 		t.Fatalf("unknown field: %v %v", resp.StatusCode, err)
 	}
 	req, _ = http.NewRequest("POST", base+"/admin/sync", nil)
 	req.Header.Set("Authorization", "Bearer "+aliceTok)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client(t).Do(req)
 	if err != nil || resp.StatusCode != 202 {
 		t.Fatalf("start sync: %v %v", resp.StatusCode, err)
 	}
