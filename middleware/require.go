@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"fmt"
+	"github.com/clerkgate/clerkgate/verify"
 	"net/http"
 	"slices"
 	"time"
@@ -50,10 +51,11 @@ func (rv Reverification) afterMinutes() int64 {
 	return max(1, int64((rv.MaxAge+time.Minute-1)/time.Minute))
 }
 
-// fresh reports whether id's factor was verified within MaxAge at now: the
-// fva entry (minutes at the token's issue) plus the time since iat.
-func (rv Reverification) fresh(id *Identity, now time.Time) bool {
-	fa := id.Claims.FactorAge
+// Fresh reports whether the factor of the session with claims c was
+// verified within MaxAge at now: the fva entry (minutes at the token's
+// issue) plus the time since iat.
+func (rv Reverification) Fresh(c *verify.Claims, now time.Time) bool {
+	fa := c.FactorAge
 	if fa == nil {
 		return false
 	}
@@ -65,7 +67,7 @@ func (rv Reverification) fresh(id *Identity, now time.Time) bool {
 		return false
 	}
 	age := time.Duration(minutes) * time.Minute
-	if iat := id.Claims.IssuedAt; !iat.IsZero() && now.After(iat) {
+	if iat := c.IssuedAt; !iat.IsZero() && now.After(iat) {
 		age += now.Sub(iat)
 	}
 	return age < rv.MaxAge
@@ -173,7 +175,7 @@ func (m *Middleware) authorize(id *Identity, o *RequireOptions) error {
 			return ErrPermissionMissing
 		}
 	}
-	if o.Reverify.MaxAge > 0 && !o.Reverify.fresh(id, m.now()) {
+	if o.Reverify.MaxAge > 0 && !o.Reverify.Fresh(id.Claims, m.now()) {
 		return &ReverificationError{Required: o.Reverify}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -242,5 +243,38 @@ func TestAuthFailureLimit(t *testing.T) {
 	// Credentials-free requests are not attempts and health stays open.
 	if code, _, _ := do(t, "GET", f.base+"/healthz", "", ""); code != 200 {
 		t.Fatalf("healthz while blocked: %d", code)
+	}
+}
+
+func TestAdminReverify(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pol := dir + "/p.yaml"
+	os.WriteFile(pol, []byte("admin_reverify: true\n"), 0o600)
+	f := newAPIFixture(t, map[string]string{"CLERKGATE_POLICY": pol})
+	alice, _ := f.emu.CreateUser(clerkemu.UserParams{Email: "alice@example.com", PublicMetadata: map[string]any{"role": "admin"}})
+	bob, _ := f.emu.CreateUser(clerkemu.UserParams{Email: "bob@example.com"})
+	now := time.Now()
+	sign := func(fva []int) string {
+		s, _ := f.emu.CreateSession(alice.ID, "")
+		tok, err := f.emu.Sign(map[string]any{"iss": f.emu.Issuer(), "sub": alice.ID, "sid": s.ID, "v": 2,
+			"iat": now.Unix(), "nbf": now.Unix() - 5, "exp": now.Add(time.Minute).Unix(), "fva": fva}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	stale, fresh := sign([]int{30, -1}), sign([]int{30, 2})
+	if code, _, _ := do(t, "GET", f.base+"/admin/users", stale, ""); code != 200 {
+		t.Fatalf("reading needs no reverification: %d", code)
+	}
+	code, out, _ := do(t, "POST", f.base+"/admin/users/"+bob.ID+"/ban", stale, "")
+	hint, _ := out["clerk_error"].(map[string]any)
+	if code != 403 || out["code"] != "reverification_required" || hint["reason"] != "reverification-error" {
+		t.Fatalf("stale second factor: %d %v", code, out)
+	}
+	do(t, "GET", f.base+"/auth/me", f.token(t, bob.ID), "")
+	if code, out, _ := do(t, "POST", f.base+"/admin/users/"+bob.ID+"/ban", fresh, ""); code != 200 {
+		t.Fatalf("fresh second factor: %d %v", code, out)
 	}
 }

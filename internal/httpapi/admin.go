@@ -3,10 +3,12 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/clerkgate/clerkgate"
 	"github.com/clerkgate/clerkgate/internal/identity"
 	"github.com/clerkgate/clerkgate/internal/policy"
+	"github.com/clerkgate/clerkgate/middleware"
 	"github.com/clerkgate/clerkgate/verify"
 )
 
@@ -22,6 +24,27 @@ func (s *server) require(permission string, next func(http.ResponseWriter, *http
 		if !policy.Allowed(id.Permissions, permission) {
 			writeProblem(w, r, &clerkgate.Error{Code: clerkgate.CodeForbidden, Message: "this needs the permission " + permission})
 			return
+		}
+		next(w, r, id)
+	})
+}
+
+// adminReverifyAge is how recent the second factor must be for the
+// sensitive admin actions when the policy sets admin_reverify.
+const adminReverifyAge = 10 * time.Minute
+
+// requireSensitive is require for the admin actions that change users
+// (role, ban, delete): with the policy's admin_reverify, the caller's
+// second factor must also be verified within 10 minutes, else 403
+// reverification_required with Clerk's hint so its frontend can prompt.
+func (s *server) requireSensitive(permission string, next func(http.ResponseWriter, *http.Request, *identity.Identity)) http.Handler {
+	return s.require(permission, func(w http.ResponseWriter, r *http.Request, id *identity.Identity) {
+		if s.policy().AdminReverify {
+			rv := middleware.Reverification{MaxAge: adminReverifyAge, Factor: middleware.SecondFactor}
+			if !rv.Fresh(id.Claims, s.now()) {
+				middleware.WriteError(w, r, &middleware.ReverificationError{Required: rv})
+				return
+			}
 		}
 		next(w, r, id)
 	})
