@@ -428,7 +428,8 @@ func routesGo(t *testing.T) []route {
 	if err != nil {
 		t.Fatal(err)
 	}
-	re := regexp.MustCompile(`r\.handle\("([A-Z]+)", "([^"]+)", (s\.authenticate\(|s\.require\("([^"]+)"|)`)
+	// s.authenticate(...) and s.require...("permission", ...) sign in.
+	re := regexp.MustCompile(`r\.handle\("([A-Z]+)", "([^"]+)", (?:s\.(authenticate|require\w*)\((?:"([^"]+)")?)?`)
 	var out []route
 	for _, m := range re.FindAllStringSubmatch(string(src), -1) {
 		out = append(out, route{method: m[1], path: m[2], auth: m[3] != "", permission: m[4]})
