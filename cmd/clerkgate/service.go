@@ -124,6 +124,7 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *se
 		Denier:     s.deny,
 		Security:   s.security,
 		OnUser:     s.identity.Updated,
+		Fetch:      s.fetchUser,
 		Observe:    s.metrics.ObserveWebhook,
 		ObserveLag: s.metrics.ObserveSyncLag,
 	})
@@ -156,6 +157,15 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *se
 	}
 	s.handler = httpapi.NewServer(deps)
 	return s, nil
+}
+
+// fetchUser reads a user from Clerk; without a Backend API it is nil.
+func (s *service) fetchUser(ctx context.Context, id string) (*clerkgate.User, error) {
+	if s.clerk == nil {
+		return nil, errors.New("no Backend API configured")
+	}
+	u, _, err := s.clerk.GetUser(ctx, id)
+	return u, err
 }
 
 // reconcileClerk adapts the Backend API client to usersync.Clerk.

@@ -147,6 +147,11 @@ func newer(u, stored *clerkgate.User) bool {
 	if u.ClerkUpdatedAt != stored.ClerkUpdatedAt {
 		return u.ClerkUpdatedAt > stored.ClerkUpdatedAt
 	}
+	return differs(u, stored)
+}
+
+// differs reports whether u carries other data than stored.
+func differs(u, stored *clerkgate.User) bool {
 	return u.Email != stored.Email || u.FirstName != stored.FirstName || u.LastName != stored.LastName ||
 		u.ImageURL != stored.ImageURL || u.Banned != stored.Banned || u.ExternalID != stored.ExternalID ||
 		!sameJSON(u.PublicMetadata, stored.PublicMetadata)

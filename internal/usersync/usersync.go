@@ -38,6 +38,11 @@ type Options struct {
 	PolicyFunc func() *policy.Policy
 	Denier     Denier             // nil: denials are stored only
 	Security   *security.Recorder // nil: no security events
+	// Fetch, when set, reads a user from Clerk's Backend API. Two versions
+	// of a user can carry the same updated_at (Clerk counts milliseconds);
+	// when such a tie carries other data than the stored row, Clerk is
+	// asked for the current user, which settles it.
+	Fetch func(ctx context.Context, clerkUserID string) (*clerkgate.User, error)
 	// OnUser is told of every user row written, so that caches follow.
 	OnUser func(*clerkgate.User)
 	// Observe counts one webhook event by type and result (processed,

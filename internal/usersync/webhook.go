@@ -142,7 +142,13 @@ func (s *Syncer) applyUser(ctx context.Context, data json.RawMessage) (string, e
 	if !strings.HasPrefix(cu.ID, "user_") || cu.UpdatedAt <= 0 || cu.CreatedAt <= 0 {
 		return "", invalidEvent("the user in the event lacks id, created_at or updated_at")
 	}
-	u := clerkapi.ConvertUser(&cu)
+	u, err := s.settleTie(ctx, clerkapi.ConvertUser(&cu))
+	if err != nil {
+		return "", err
+	}
+	if u == nil {
+		return ResultStale, nil
+	}
 	stored, changed, err := s.saveUser(ctx, u)
 	if err != nil {
 		return "", storeError(err)
@@ -154,6 +160,36 @@ func (s *Syncer) applyUser(ctx context.Context, data json.RawMessage) (string, e
 		s.o.ObserveLag(s.o.Now().Sub(time.UnixMilli(u.ClerkUpdatedAt)))
 	}
 	return ResultProcessed, nil
+}
+
+// settleTie returns the user to store for an event's u. When the stored
+// row has the same version but other data, the event cannot say which of
+// the two is Clerk's latest, so Clerk is asked: its answer is stored (it is
+// as new or newer), or, when Clerk says the user is gone, nothing is (nil;
+// the user.deleted event follows). Without a Backend API, or when Clerk
+// cannot be reached, the event's data is stored as before; reconcile runs
+// settle it later.
+func (s *Syncer) settleTie(ctx context.Context, u *clerkgate.User) (*clerkgate.User, error) {
+	if s.o.Fetch == nil {
+		return u, nil
+	}
+	stored, err := s.o.Store.UserByClerkID(ctx, u.ClerkUserID)
+	switch {
+	case clerkgate.ErrorCode(err) == clerkgate.CodeNotFound:
+		return u, nil
+	case err != nil:
+		return nil, unavailable(err)
+	case stored.ClerkUpdatedAt != u.ClerkUpdatedAt || stored.Deleted() || !differs(u, stored):
+		return u, nil
+	}
+	current, err := s.o.Fetch(ctx, u.ClerkUserID)
+	switch {
+	case err == nil && current.ClerkUpdatedAt >= u.ClerkUpdatedAt:
+		return current, nil
+	case clerkgate.ErrorCode(err) == clerkgate.CodeNotFound:
+		return nil, nil
+	}
+	return u, nil
 }
 
 func (s *Syncer) applyUserDeleted(ctx context.Context, data json.RawMessage, m Message) (string, error) {
