@@ -232,11 +232,11 @@ func TestAuthFailureLimit(t *testing.T) {
 			t.Fatalf("failure %d: %d", i, code)
 		}
 	}
-	code, out, h := do(t, "GET", f.base+"/auth/me", "not.a.token", "")
+	code, out, _ := do(t, "GET", f.base+"/auth/me", "not.a.token", "")
 	if code != 401 {
 		t.Fatalf("4th failure: %d %v", code, out)
 	}
-	code, out, h = do(t, "GET", f.base+"/auth/me", good, "")
+	code, out, h := do(t, "GET", f.base+"/auth/me", good, "")
 	if code != 429 || out["code"] != "rate_limited" || h.Get("Retry-After") == "" {
 		t.Fatalf("blocked address: %d %v %v", code, out, h)
 	}

@@ -262,7 +262,7 @@ func checkDatabaseURL(s string) error {
 		return nil
 	case strings.HasPrefix(s, "sqlite://"):
 		if strings.TrimPrefix(s, "sqlite://") == "" {
-			return errors.New("sqlite:// needs a path, such as sqlite://./clerkgate.db or sqlite://:memory:")
+			return errors.New("sqlite:// needs a path (sqlite://./clerkgate.db, or sqlite://:memory: for a database in memory)")
 		}
 		return nil
 	}
