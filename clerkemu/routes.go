@@ -8,7 +8,7 @@ import (
 // routes returns the emulator's HTTP handler: the control endpoint, then
 // every Backend API route in one table, behind the faults.
 func (e *Emulator) routes() http.Handler {
-	api := e.apiRoutes()
+	api := withCreated(e.apiRoutes())
 	faulty := e.withFaults(api)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch p := r.URL.EscapedPath(); {
@@ -66,6 +66,14 @@ func (e *Emulator) apiRoutes() http.Handler {
 		{post, "/organizations/{}/memberships", e.handleCreateMembership},
 		{patch, "/organizations/{}/memberships/{}", e.handleUpdateMembership},
 		{delete, "/organizations/{}/memberships/{}", e.handleDeleteMembership},
+
+		{post, "/api_keys", e.handleCreateAPIKey},
+		{post, "/api_keys/verify", e.handleVerifyAPIKey},
+		{post, "/api_keys/{}/revoke", e.handleRevokeAPIKey},
+		{post, "/m2m_tokens", e.handleCreateM2MToken},
+		{post, "/m2m_tokens/verify", e.handleVerifyM2MToken},
+		{post, "/m2m_tokens/{}/revoke", e.handleRevokeM2MToken},
+		{post, "/oauth_applications/access_tokens/verify", e.handleVerifyOAuthToken},
 	})
 }
 
