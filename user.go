@@ -28,6 +28,13 @@ type User struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	DeletedAt      time.Time // zero unless deleted; a deleted row is a tombstone
+	// PasswordDigest is the password hash a legacy user (one without a
+	// Clerk id) had in the application's own login, kept only until
+	// import-legacy hands it to Clerk. It never leaves the store otherwise:
+	// CreateLocalUser stores it, ListUsers returns it only for a query
+	// with Unlinked set, every other read leaves it empty, and
+	// LinkClerkUser erases it. It is a secret: never log or show it.
+	PasswordDigest string
 }
 
 // Deleted reports whether u is a tombstone.
@@ -41,6 +48,9 @@ type UserQuery struct {
 	Cursor string // opaque, from a previous page
 	// IncludeDeleted lists tombstones too.
 	IncludeDeleted bool
+	// Unlinked lists only users without a Clerk id (legacy users not yet
+	// linked), each with its PasswordDigest: what import-legacy reads.
+	Unlinked bool
 }
 
 // UserStore is the local user store. Implementations (SQLite, Postgres) hold
@@ -70,6 +80,7 @@ type UserStore interface {
 	// A u.ID already taken by another row is CodeConflict, a missing
 	// ClerkUserID or a PublicMetadata that is not valid JSON is
 	// CodeInvalidRequest. Times are stored in UTC at millisecond precision.
+	// u.PasswordDigest is ignored: Clerk users keep their password in Clerk.
 	SaveClerkUser(ctx context.Context, u *User) (*User, bool, error)
 	// ListUsers returns a page of users ordered by creation (CreatedAt, then
 	// ID), and the cursor of the next page ("" at the end). A Limit outside
@@ -88,7 +99,8 @@ type LinkStore interface {
 	// u.CreatedAt if set, else now; DeletedAt is stored as given (a deleted
 	// legacy user is a tombstone from the start). u.ID taken already is
 	// CodeConflict; a u with a ClerkUserID or a ClerkUpdatedAt, or fields
-	// SaveClerkUser would refuse, is CodeInvalidRequest.
+	// SaveClerkUser would refuse, is CodeInvalidRequest. u.PasswordDigest
+	// is stored too; the user returned does not carry it.
 	CreateLocalUser(ctx context.Context, u *User) (*User, error)
 	// UnlinkedUserByEmail returns the live local user without a Clerk id
 	// whose email equals email (case-insensitive, for ASCII letters at
@@ -101,7 +113,9 @@ type LinkStore interface {
 	// ignored), atomically: of concurrent links of one user one wins.
 	// CodeNotFound when there is no such user; CodeConflict when it is
 	// linked already, is a tombstone, or when u's Clerk id belongs to
-	// another row. A u without a ClerkUserID is CodeInvalidRequest.
+	// another row. A u without a ClerkUserID is CodeInvalidRequest. The
+	// user's PasswordDigest is erased: from now on Clerk holds the
+	// password.
 	LinkClerkUser(ctx context.Context, localID string, u *User) (*User, error)
 }
 

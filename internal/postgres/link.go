@@ -9,8 +9,8 @@ import (
 )
 
 // createLocalUser inserts a user without a Clerk id.
-const createLocalUser = `INSERT INTO users (` + userColumns + `)
-VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, $14)
+const createLocalUser = `INSERT INTO users (` + userColumns + `, password_digest)
+VALUES ($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, $14, $15)
 RETURNING ` + userColumns
 
 // unlinkedByEmail finds the live users without a Clerk id by email; two
@@ -23,7 +23,8 @@ ORDER BY created_at, id LIMIT 2`
 // fields of a Clerk user, in one statement whose WHERE is the condition.
 // Of two concurrent links of one user, the second waits for the first's
 // row lock, then re-checks the WHERE against the committed row and finds
-// clerk_user_id set.
+// clerk_user_id set. The legacy password digest is erased: Clerk holds the
+// password from now on.
 const linkUser = `UPDATE users SET
 	clerk_user_id    = $1,
 	email            = $2,
@@ -38,7 +39,8 @@ const linkUser = `UPDATE users SET
 	last_sign_in_at  = $11,
 	clerk_updated_at = $12,
 	updated_at       = $13,
-	deleted_at       = $14
+	deleted_at       = $14,
+	password_digest  = ''
 WHERE id = $15 AND clerk_user_id IS NULL AND deleted_at IS NULL
 RETURNING ` + userColumns
 
@@ -59,7 +61,7 @@ func (s *Store) CreateLocalUser(ctx context.Context, u *clerkgate.User) (*clerkg
 	row := s.pool.QueryRow(ctx, createLocalUser,
 		id, u.Email, u.EmailVerified, u.FirstName, u.LastName, u.ImageURL, u.Role,
 		metadata(u.PublicMetadata), nullString(u.ExternalID), u.Banned, nullTime(u.LastSignInAt),
-		millis(created), now, nullTime(u.DeletedAt))
+		millis(created), now, nullTime(u.DeletedAt), u.PasswordDigest)
 	stored, err := scanUser(row)
 	if err != nil {
 		return nil, mapError("create local user", err)
@@ -74,6 +76,8 @@ func validLocalUser(u *clerkgate.User) error {
 		return errInvalid("no user to create")
 	case u.ClerkUserID != "" || u.ClerkUpdatedAt != 0:
 		return errInvalid("a local user has no Clerk id or Clerk version")
+	case !validText(u.PasswordDigest):
+		return errInvalid("the password digest must be UTF-8 text without NUL characters")
 	}
 	return validFields(u)
 }

@@ -19,6 +19,7 @@ const (
 // ListUsers implements clerkgate.UserStore.ListUsers with keyset pagination
 // over (created_at, id). Query matches substrings of email, first and last
 // name, case-insensitively (ILIKE); its % and _ are plain characters.
+// Unlinked users come with their password digest.
 func (s *Store) ListUsers(ctx context.Context, q clerkgate.UserQuery) ([]*clerkgate.User, string, error) {
 	limit := q.Limit
 	switch {
@@ -41,6 +42,9 @@ func (s *Store) ListUsers(ctx context.Context, q clerkgate.UserQuery) ([]*clerkg
 	if !q.IncludeDeleted {
 		where = append(where, "deleted_at IS NULL")
 	}
+	if q.Unlinked {
+		where = append(where, "clerk_user_id IS NULL")
+	}
 	if q.Role != "" {
 		where = append(where, "role = "+arg(q.Role))
 	}
@@ -55,7 +59,11 @@ func (s *Store) ListUsers(ctx context.Context, q clerkgate.UserQuery) ([]*clerkg
 		}
 		where = append(where, "(created_at, id) > ("+arg(time.UnixMilli(created).UTC())+", "+arg(id)+")")
 	}
-	query := `SELECT ` + userColumns + ` FROM users`
+	columns := userColumns
+	if q.Unlinked {
+		columns += ", password_digest"
+	}
+	query := `SELECT ` + columns + ` FROM users`
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -68,10 +76,16 @@ func (s *Store) ListUsers(ctx context.Context, q clerkgate.UserQuery) ([]*clerkg
 	defer rows.Close()
 	users := make([]*clerkgate.User, 0, min(limit+1, 64))
 	for rows.Next() {
-		u, err := scanUser(rows)
+		var extra []any
+		var digest string
+		if q.Unlinked {
+			extra = append(extra, &digest)
+		}
+		u, err := scanUser(rows, extra...)
 		if err != nil {
 			return nil, "", mapError("list users", err)
 		}
+		u.PasswordDigest = digest
 		users = append(users, u)
 	}
 	if err := rows.Err(); err != nil {

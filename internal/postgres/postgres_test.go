@@ -290,3 +290,29 @@ func TestMetadataNUL(t *testing.T) {
 		t.Fatalf("error %v (code %s), want invalid_request", err, code)
 	}
 }
+
+// TestLinkErasesPasswordDigest checks in the table itself what the
+// contract cannot see: linking a legacy user erases its password digest.
+func TestLinkErasesPasswordDigest(t *testing.T) {
+	t.Parallel()
+	schema := MustSchema(t)
+	s := MustOpenIn(t, schema)
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	for _, id := range []string{"legacy-1", "legacy-2"} {
+		if _, err := s.CreateLocalUser(t.Context(), &clerkgate.User{ID: id, PasswordDigest: "$2a$04$digest"}); err != nil {
+			t.Fatalf("CreateLocalUser: %v", err)
+		}
+	}
+	const digests = "SELECT count(*) FROM users WHERE password_digest <> ''"
+	if n := count(t, schema, digests); n != 2 {
+		t.Fatalf("%d digests stored, want 2", n)
+	}
+	if _, err := s.LinkClerkUser(t.Context(), "legacy-1", &clerkgate.User{ClerkUserID: "user_1", ClerkUpdatedAt: 1}); err != nil {
+		t.Fatalf("LinkClerkUser: %v", err)
+	}
+	if n := count(t, schema, digests); n != 1 {
+		t.Fatalf("%d digests stored after one link, want 1", n)
+	}
+}

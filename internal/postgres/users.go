@@ -143,15 +143,16 @@ func getUser(row pgx.Row, op string) (*clerkgate.User, error) {
 }
 
 // scanUser reads the columns of userColumns.
-func scanUser(row pgx.Row) (*clerkgate.User, error) {
+func scanUser(row pgx.Row, extra ...any) (*clerkgate.User, error) {
 	var (
 		u                   clerkgate.User
 		clerkID, externalID *string
 		meta                []byte
 		lastSignIn, deleted *time.Time
 	)
-	err := row.Scan(&u.ID, &clerkID, &u.Email, &u.EmailVerified, &u.FirstName, &u.LastName, &u.ImageURL, &u.Role,
-		&meta, &externalID, &u.Banned, &lastSignIn, &u.ClerkUpdatedAt, &u.CreatedAt, &u.UpdatedAt, &deleted)
+	dest := []any{&u.ID, &clerkID, &u.Email, &u.EmailVerified, &u.FirstName, &u.LastName, &u.ImageURL, &u.Role,
+		&meta, &externalID, &u.Banned, &lastSignIn, &u.ClerkUpdatedAt, &u.CreatedAt, &u.UpdatedAt, &deleted}
+	err := row.Scan(append(dest, extra...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -9,8 +9,8 @@ import (
 )
 
 // createLocalUser inserts a user without a Clerk id.
-const createLocalUser = `INSERT INTO users (` + userColumns + `)
-VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
+const createLocalUser = `INSERT INTO users (` + userColumns + `, password_digest)
+VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)
 RETURNING ` + userColumns
 
 // unlinkedByEmail finds the live users without a Clerk id by email; two
@@ -21,7 +21,8 @@ ORDER BY created_at, id LIMIT 2`
 
 // linkUser gives a live user without a Clerk id the Clerk identity and
 // fields of a Clerk user, in one statement whose WHERE is the condition:
-// of two links of one user, the second finds clerk_user_id set.
+// of two links of one user, the second finds clerk_user_id set. The legacy
+// password digest is erased: Clerk holds the password from now on.
 const linkUser = `UPDATE users SET
 	clerk_user_id    = ?,
 	email            = ?,
@@ -36,7 +37,8 @@ const linkUser = `UPDATE users SET
 	last_sign_in_at  = ?,
 	clerk_updated_at = ?,
 	updated_at       = ?,
-	deleted_at       = ?
+	deleted_at       = ?,
+	password_digest  = ''
 WHERE id = ? AND clerk_user_id IS NULL AND deleted_at IS NULL
 RETURNING ` + userColumns
 
@@ -57,7 +59,7 @@ func (s *Store) CreateLocalUser(ctx context.Context, u *clerkgate.User) (*clerkg
 	row := s.w.QueryRowContext(ctx, createLocalUser,
 		id, u.Email, u.EmailVerified, u.FirstName, u.LastName, u.ImageURL, u.Role,
 		metadata(u.PublicMetadata), nullString(u.ExternalID), u.Banned, nullMillis(u.LastSignInAt),
-		created.UnixMilli(), now.UnixMilli(), nullMillis(u.DeletedAt))
+		created.UnixMilli(), now.UnixMilli(), nullMillis(u.DeletedAt), u.PasswordDigest)
 	stored, err := scanUser(row)
 	if err != nil {
 		return nil, mapError("create local user", err)
@@ -72,6 +74,8 @@ func validLocalUser(u *clerkgate.User) error {
 		return errInvalid("no user to create")
 	case u.ClerkUserID != "" || u.ClerkUpdatedAt != 0:
 		return errInvalid("a local user has no Clerk id or Clerk version")
+	case !validText(u.PasswordDigest):
+		return errInvalid("the password digest must be UTF-8 text without NUL characters")
 	}
 	return validFields(u)
 }

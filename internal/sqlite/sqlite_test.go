@@ -276,3 +276,25 @@ func countRows(t *testing.T, path, table string) int {
 	}
 	return n
 }
+
+// TestLinkErasesPasswordDigest checks in the table itself what the
+// contract cannot see: linking a legacy user erases its password digest.
+func TestLinkErasesPasswordDigest(t *testing.T) {
+	t.Parallel()
+	path := tempPath(t)
+	s := MustOpen(t, path)
+	for _, id := range []string{"legacy-1", "legacy-2"} {
+		if _, err := s.CreateLocalUser(t.Context(), &clerkgate.User{ID: id, PasswordDigest: "$2a$04$digest"}); err != nil {
+			t.Fatalf("CreateLocalUser: %v", err)
+		}
+	}
+	if n := countRows(t, path, "users WHERE password_digest <> ''"); n != 2 {
+		t.Fatalf("%d digests stored, want 2", n)
+	}
+	if _, err := s.LinkClerkUser(t.Context(), "legacy-1", &clerkgate.User{ClerkUserID: "user_1", ClerkUpdatedAt: 1}); err != nil {
+		t.Fatalf("LinkClerkUser: %v", err)
+	}
+	if n := countRows(t, path, "users WHERE password_digest <> ''"); n != 1 {
+		t.Fatalf("%d digests stored after one link, want 1", n)
+	}
+}

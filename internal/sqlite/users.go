@@ -155,8 +155,9 @@ func getUser(row *sql.Row, op string) (*clerkgate.User, error) {
 	return u, nil
 }
 
-// scanUser reads the columns of userColumns.
-func scanUser(row interface{ Scan(...any) error }) (*clerkgate.User, error) {
+// scanUser reads the columns of userColumns, then those of extra (the
+// password digest, for one).
+func scanUser(row interface{ Scan(...any) error }, extra ...any) (*clerkgate.User, error) {
 	var (
 		u                          clerkgate.User
 		clerkID, externalID        sql.NullString
@@ -164,8 +165,9 @@ func scanUser(row interface{ Scan(...any) error }) (*clerkgate.User, error) {
 		lastSignIn, deleted        sql.NullInt64
 		clerkUpdated, created, upd int64
 	)
-	err := row.Scan(&u.ID, &clerkID, &u.Email, &u.EmailVerified, &u.FirstName, &u.LastName, &u.ImageURL, &u.Role,
-		&meta, &externalID, &u.Banned, &lastSignIn, &clerkUpdated, &created, &upd, &deleted)
+	dest := []any{&u.ID, &clerkID, &u.Email, &u.EmailVerified, &u.FirstName, &u.LastName, &u.ImageURL, &u.Role,
+		&meta, &externalID, &u.Banned, &lastSignIn, &clerkUpdated, &created, &upd, &deleted}
+	err := row.Scan(append(dest, extra...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -44,7 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	for _, tc := range userTests {
 		tests = append(tests, test{tc.name, func(t *testing.T, s Store) { tc.fn(t, s) }})
 	}
-	for _, group := range [][]test{linkTests, membershipTests, denialTests, webhookTests, securityTests} {
+	for _, group := range [][]test{linkTests, unlinkedTests, membershipTests, denialTests, webhookTests, securityTests} {
 		tests = append(tests, group...)
 	}
 	for _, tc := range tests {
