@@ -13,9 +13,22 @@ import (
 	"weak"
 )
 
-// Machine credentials: Clerk API keys, M2M tokens and OAuth access tokens.
+// Machine credential defaults, as Clerk's.
+const (
+	// defaultM2MTTL is a machine's default_token_ttl.
+	defaultM2MTTL = time.Hour
+	// defaultOAuthTTL is the lifetime of an OAuth access token minted
+	// without one.
+	defaultOAuthTTL = time.Hour
+	// maxMachineTTL bounds lifetimes, as Clerk bounds default_token_ttl.
+	maxMachineTTL = 315360000 * time.Second
+)
+
+// APIKey is a Clerk API key in the Backend API's wire shape.
 //
-// The emulator serves, behind the instance's secret key:
+// API keys, M2M tokens ([M2MToken]) and OAuth access tokens
+// ([OAuthAccessToken]) are Clerk's machine credentials. The
+// emulator serves, behind the instance's secret key:
 //
 //	POST /v1/api_keys                               create an API key (answers its secret once)
 //	POST /v1/api_keys/verify                        {"secret":"ak_..."}
@@ -42,19 +55,6 @@ import (
 // does not hold them, and a restored emulator has none. Clerk documents no
 // webhook events for them, so none are emitted. [Emulator.MachineStats]
 // counts the verification requests, for tests of caching clients.
-
-// Machine credential defaults, as Clerk's.
-const (
-	// defaultM2MTTL is a machine's default_token_ttl.
-	defaultM2MTTL = time.Hour
-	// defaultOAuthTTL is the lifetime of an OAuth access token minted
-	// without one.
-	defaultOAuthTTL = time.Hour
-	// maxMachineTTL bounds lifetimes, as Clerk bounds default_token_ttl.
-	maxMachineTTL = 315360000 * time.Second
-)
-
-// APIKey is a Clerk API key in the Backend API's wire shape.
 type APIKey struct {
 	Object      string         `json:"object"`
 	ID          string         `json:"id"`
