@@ -108,6 +108,9 @@ type Emulator struct {
 
 	dispatchMu sync.Mutex // held while OnEvent runs
 
+	machineOnce  sync.Once
+	machineStore *machineStore // API keys, M2M and OAuth tokens; see machines
+
 	instanceID string
 	hooks      *dispatcher
 	faults     faultState

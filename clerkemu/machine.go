@@ -4,13 +4,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"weak"
 )
 
 // Machine credential defaults, as Clerk's.
@@ -255,27 +253,16 @@ type machineStore struct {
 	oauthVerifies  atomic.Int64
 }
 
-// machineStores maps each live Emulator to its machineStore. The keys are
-// weak, and a cleanup deletes an entry once its Emulator is collected, so
-// the map holds no emulator alive.
-var machineStores sync.Map // weak.Pointer[Emulator] → *machineStore
-
 // machines returns e's machine credential store, creating it on first use.
 func (e *Emulator) machines() *machineStore {
-	key := weak.Make(e)
-	if s, ok := machineStores.Load(key); ok {
-		return s.(*machineStore)
-	}
-	fresh := &machineStore{
-		byID:           make(map[string]*credRecord),
-		bySecret:       make(map[[sha256.Size]byte]*credRecord),
-		defaultMachine: newID("mch"),
-	}
-	s, loaded := machineStores.LoadOrStore(key, fresh)
-	if !loaded {
-		runtime.AddCleanup(e, func(k weak.Pointer[Emulator]) { machineStores.Delete(k) }, key)
-	}
-	return s.(*machineStore)
+	e.machineOnce.Do(func() {
+		e.machineStore = &machineStore{
+			byID:           make(map[string]*credRecord),
+			bySecret:       make(map[[sha256.Size]byte]*credRecord),
+			defaultMachine: newID("mch"),
+		}
+	})
+	return e.machineStore
 }
 
 // DefaultMachineID returns the id (mch_...) of the instance's built-in
