@@ -28,7 +28,7 @@ var commands = []command{
 	{name: "emulator", summary: "run the Clerk emulator alone (Backend API subset, JWKS, session tokens)", run: runEmulator},
 	{name: "migrate", summary: "database migrations: migrate up | migrate status", run: runMigrate},
 	{name: "sync", summary: "reconcile the local user store with Clerk", run: runSync},
-	{name: "import-legacy", summary: "push local users without a Clerk id into Clerk, then link them"},
+	{name: "import-legacy", summary: "push local users without a Clerk id into Clerk, then link them", run: runImportLegacy},
 	{name: "token", summary: "print a session token for a user from an emulator", run: runToken},
 	{name: "version", summary: "print version, commit and Go version", run: runVersion},
 	{name: "help", summary: "print this help, or a command's: clerkgate help <command>"},
