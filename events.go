@@ -31,8 +31,10 @@ type MembershipStore interface {
 	// ClerkUserID is CodeInvalidRequest.
 	SaveMembership(ctx context.Context, m Membership) (bool, error)
 	// Memberships returns the live memberships of a user, ordered by
-	// OrgID; none is an empty result, not an error.
-	Memberships(ctx context.Context, clerkUserID string) ([]Membership, error)
+	// OrgID; none is an empty result, not an error. With includeDeleted
+	// the tombstones of ended memberships come too (Deleted set), so a
+	// caller can tell a membership that ended from one never seen.
+	Memberships(ctx context.Context, clerkUserID string, includeDeleted bool) ([]Membership, error)
 }
 
 // SessionDenial refuses a Clerk session (logout, a revoked, ended or

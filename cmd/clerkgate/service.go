@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"sync"
@@ -50,9 +51,6 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *se
 	s := &service{cfg: cfg, log: log, metrics: metrics.New(), deny: &verify.MemoryDenyList{}}
 	if s.policies, err = policy.NewReloader(cfg.PolicyPath); err != nil {
 		return nil, fmt.Errorf("CLERKGATE_POLICY: %w", err)
-	}
-	if up := s.policies.Current().Upstream; up != nil && cfg.Upstream == "" {
-		return nil, errors.New("CLERKGATE_POLICY: upstream: the reverse proxy is not available yet in this version")
 	}
 	s.runCtx, s.runCancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.store, err = openStore(ctx, cfg.DatabaseURL)
@@ -107,7 +105,10 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *se
 		return nil, err
 	}
 	s.metrics.WatchVerifier(s.verifier, time.Now)
-	io := identity.Options{Store: s.store, PolicyFunc: s.policies.Current}
+	io := identity.Options{Store: s.store, PolicyFunc: s.policies.Current,
+		Memberships: func(ctx context.Context, id string) ([]clerkgate.Membership, error) {
+			return s.store.Memberships(ctx, id, true)
+		}}
 	if s.clerk != nil {
 		io.Clerk = identity.FetcherFunc(func(ctx context.Context, id string) (*clerkgate.User, error) {
 			u, _, err := s.clerk.GetUser(ctx, id)
@@ -119,14 +120,15 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *se
 	}
 	s.security = security.New(s.store, log, s.metrics.CountSecurityEvent)
 	s.syncer = usersync.New(usersync.Options{
-		Store:      s.store,
-		PolicyFunc: s.policies.Current,
-		Denier:     s.deny,
-		Security:   s.security,
-		OnUser:     s.identity.Updated,
-		Fetch:      s.fetchUser,
-		Observe:    s.metrics.ObserveWebhook,
-		ObserveLag: s.metrics.ObserveSyncLag,
+		Store:        s.store,
+		PolicyFunc:   s.policies.Current,
+		Denier:       s.deny,
+		Security:     s.security,
+		OnUser:       s.identity.Updated,
+		OnMembership: s.identity.MembershipChanged,
+		Fetch:        s.fetchUser,
+		Observe:      s.metrics.ObserveWebhook,
+		ObserveLag:   s.metrics.ObserveSyncLag,
 	})
 	if err := s.loadDenials(ctx, time.Time{}); err != nil {
 		return nil, fmt.Errorf("loading session denials: %w", err)
@@ -145,6 +147,11 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *se
 		AuthFailureLimit:  cfg.AuthFailureLimit,
 		AuthFailureWindow: cfg.AuthFailureWindow,
 		ServeMetrics:      cfg.MetricsAddr == "",
+	}
+	if cfg.Upstream != "" { // CLERKGATE_UPSTREAM wins over the policy's upstream
+		if deps.Upstream, err = url.Parse(cfg.Upstream); err != nil {
+			return nil, fmt.Errorf("CLERKGATE_UPSTREAM: %w", err)
+		}
 	}
 	if len(cfg.WebhookSecrets) > 0 {
 		if deps.Webhook, err = verify.NewWebhook(cfg.WebhookSecrets, verify.WebhookOptions{}); err != nil {

@@ -58,12 +58,12 @@ func (s *server) handleMe(w http.ResponseWriter, r *http.Request, id *identity.I
 	if resp.Permissions == nil {
 		resp.Permissions = []string{}
 	}
-	if c.Org != nil {
-		perms := c.Org.Permissions
+	if o := id.Org; o != nil {
+		perms := o.Permissions
 		if perms == nil {
 			perms = []string{}
 		}
-		resp.Org = &meOrg{ID: c.Org.ID, Slug: c.Org.Slug, Role: c.Org.Role, Permissions: perms}
+		resp.Org = &meOrg{ID: o.ID, Slug: o.Slug, Role: o.Role, Permissions: perms}
 	}
 	if c.Actor != nil {
 		resp.Actor = &meActor{Sub: c.Actor.Subject}

@@ -38,6 +38,11 @@ type Options struct {
 	// PolicyFunc, when set, is asked for the current policy instead of
 	// Policy (a policy that reloads).
 	PolicyFunc func() *policy.Policy
+	// Memberships, when set, reads a user's stored organization memberships
+	// (tombstones included): a membership changed in Clerk after a token was
+	// issued overrides the token's organization role, so a member removed
+	// from an organization loses its role before the next token refresh.
+	Memberships func(ctx context.Context, clerkUserID string) ([]clerkgate.Membership, error)
 	// CacheTTL bounds how long a cached user is trusted without the store
 	// (other instances' writes arrive through the store). 0 means 30 s.
 	CacheTTL time.Duration
@@ -53,8 +58,12 @@ type Options struct {
 
 // Identity is the authenticated caller.
 type Identity struct {
-	User        *clerkgate.User // the local user; shared, read-only
-	Claims      *verify.Claims  // shared, read-only
+	User   *clerkgate.User // the local user; shared, read-only
+	Claims *verify.Claims  // shared, read-only
+	// Org is the active organization as it stands: the token's, with the
+	// role of a membership changed since the token was issued, or nil when
+	// that membership ended.
+	Org         *verify.Org
 	Role        string
 	Permissions []string
 	// ProfilePending is set when the user is not stored yet and Clerk could
@@ -118,11 +127,11 @@ func (s *Service) Resolve(ctx context.Context, c *verify.Claims) (*Identity, err
 	if e.user.Deleted() || e.user.Banned {
 		return nil, errRevoked
 	}
-	id := &Identity{User: e.user, Claims: c, ProfilePending: e.pending}
+	id := &Identity{User: e.user, Claims: c, ProfilePending: e.pending, Org: effectiveOrg(c, e)}
 	var orgRole string
 	var orgPerms []string
-	if c.Org != nil {
-		orgRole, orgPerms = c.Org.Role, c.Org.Permissions
+	if id.Org != nil {
+		orgRole, orgPerms = id.Org.Role, id.Org.Permissions
 	}
 	pol := s.policy()
 	id.Role = pol.ResolveRoleFrom(e.metadataRole, orgRole)
@@ -145,7 +154,7 @@ func (s *Service) load(ctx context.Context, clerkUserID string) (*entry, error) 
 		u, err := s.o.Store.UserByClerkID(ctx, clerkUserID)
 		switch {
 		case err == nil && !placeholder(u):
-			return s.remember(u, false, now), nil
+			return s.rememberWith(u, false, now, s.readMemberships(ctx, clerkUserID)), nil
 		case err == nil || clerkgate.ErrorCode(err) == clerkgate.CodeNotFound:
 			return s.fetch(ctx, clerkUserID, now)
 		default:
@@ -156,6 +165,27 @@ func (s *Service) load(ctx context.Context, clerkUserID string) (*entry, error) 
 		return nil, err
 	}
 	return v.(*entry), nil
+}
+
+// effectiveOrg is the token's active organization corrected by a stored
+// membership change newer than the token: an ended membership removes it;
+// another role replaces the token's, and the token's permissions, which
+// were those of the old role, are dropped.
+func effectiveOrg(c *verify.Claims, e *entry) *verify.Org {
+	if c.Org == nil {
+		return nil
+	}
+	m, ok := e.memberships[c.Org.ID]
+	if !ok || c.IssuedAt.IsZero() || m.ClerkUpdatedAt <= c.IssuedAt.UnixMilli() {
+		return c.Org
+	}
+	if m.Deleted {
+		return nil
+	}
+	if m.Role == c.Org.Role {
+		return c.Org
+	}
+	return &verify.Org{ID: c.Org.ID, Slug: c.Org.Slug, Role: m.Role}
 }
 
 // placeholder reports whether u was stored from a token alone, while Clerk
@@ -177,7 +207,7 @@ func (s *Service) fetch(ctx context.Context, clerkUserID string, now time.Time) 
 			if err != nil {
 				return nil, &clerkgate.Error{Code: clerkgate.CodeUnavailable, Message: "user store unavailable", Err: err}
 			}
-			return s.remember(stored, false, now), nil
+			return s.rememberWith(stored, false, now, s.readMemberships(ctx, clerkUserID)), nil
 		case clerkgate.ErrorCode(err) == clerkgate.CodeNotFound:
 			return nil, errRevoked
 		}
@@ -205,6 +235,12 @@ func (s *Service) retryPending(clerkUserID string, now time.Time) {
 }
 
 func (s *Service) remember(u *clerkgate.User, pending bool, now time.Time) *entry {
+	return s.rememberWith(u, pending, now, nil)
+}
+
+// rememberWith caches u with its memberships; nil memberships keep those
+// already cached. The entry is complete before it is shared.
+func (s *Service) rememberWith(u *clerkgate.User, pending bool, now time.Time, ms map[string]clerkgate.Membership) *entry {
 	e := &entry{
 		user:         u,
 		metadataRole: s.policy().MetadataRole(u.PublicMetadata),
@@ -212,8 +248,50 @@ func (s *Service) remember(u *clerkgate.User, pending bool, now time.Time) *entr
 		expires:      now.Add(s.o.CacheTTL),
 		retryAt:      now.Add(s.o.RetryPending),
 	}
+	e.memberships = ms
+	if ms == nil {
+		if old, ok := s.cache.get(u.ClerkUserID, now); ok {
+			e.memberships = old.memberships
+		}
+	}
 	s.cache.put(u.ClerkUserID, e)
 	return e
+}
+
+// readMemberships reads the user's memberships by organization (best
+// effort: the token's organization claims stand when the store cannot say).
+func (s *Service) readMemberships(ctx context.Context, clerkUserID string) map[string]clerkgate.Membership {
+	if s.o.Memberships == nil {
+		return nil
+	}
+	ms, err := s.o.Memberships(ctx, clerkUserID)
+	if err != nil || len(ms) == 0 {
+		return nil
+	}
+	out := make(map[string]clerkgate.Membership, len(ms))
+	for _, m := range ms {
+		out[m.OrgID] = m
+	}
+	return out
+}
+
+// MembershipChanged records a membership change (a webhook) so the next
+// request of that user sees it.
+func (s *Service) MembershipChanged(m clerkgate.Membership) {
+	now := s.o.Now()
+	old, ok := s.cache.get(m.ClerkUserID, now)
+	if !ok {
+		return // the next request loads it from the store
+	}
+	next := *old
+	next.memberships = make(map[string]clerkgate.Membership, len(old.memberships)+1)
+	for k, v := range old.memberships {
+		next.memberships[k] = v
+	}
+	if cur, ok := next.memberships[m.OrgID]; !ok || cur.ClerkUpdatedAt <= m.ClerkUpdatedAt {
+		next.memberships[m.OrgID] = m
+	}
+	s.cache.put(m.ClerkUserID, &next)
 }
 
 // Updated records a user written by someone else (a webhook, a reconcile
@@ -235,6 +313,7 @@ func (s *Service) Reset() { s.cache.reset() }
 type entry struct {
 	user         *clerkgate.User
 	metadataRole string
+	memberships  map[string]clerkgate.Membership // by organization id; never changed once cached
 	pending      bool
 	expires      time.Time
 	retryAt      time.Time

@@ -65,12 +65,12 @@ func validMembership(m clerkgate.Membership) error {
 
 // Memberships implements clerkgate.MembershipStore.Memberships, ordered by
 // organization id.
-func (s *Store) Memberships(ctx context.Context, clerkUserID string) ([]clerkgate.Membership, error) {
+func (s *Store) Memberships(ctx context.Context, clerkUserID string, includeDeleted bool) ([]clerkgate.Membership, error) {
 	if clerkUserID == "" || !validText(clerkUserID) {
 		return nil, nil
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT org_id, org_slug, role, clerk_updated_at FROM org_memberships
-		WHERE clerk_user_id = ? AND deleted = 0 ORDER BY org_id`, clerkUserID)
+	rows, err := s.r.QueryContext(ctx, `SELECT org_id, org_slug, role, clerk_updated_at, deleted FROM org_memberships
+		WHERE clerk_user_id = ? AND (deleted = 0 OR ?) ORDER BY org_id`, clerkUserID, includeDeleted)
 	if err != nil {
 		return nil, mapError("memberships", err)
 	}
@@ -78,7 +78,7 @@ func (s *Store) Memberships(ctx context.Context, clerkUserID string) ([]clerkgat
 	var out []clerkgate.Membership
 	for rows.Next() {
 		m := clerkgate.Membership{ClerkUserID: clerkUserID}
-		if err := rows.Scan(&m.OrgID, &m.OrgSlug, &m.Role, &m.ClerkUpdatedAt); err != nil {
+		if err := rows.Scan(&m.OrgID, &m.OrgSlug, &m.Role, &m.ClerkUpdatedAt, &m.Deleted); err != nil {
 			return nil, mapError("memberships", err)
 		}
 		out = append(out, m)

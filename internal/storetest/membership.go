@@ -52,7 +52,7 @@ func mustSaveMembership(t testing.TB, s Store, m clerkgate.Membership) bool {
 // wantMemberships fails t unless the live memberships of clerkID are want.
 func wantMemberships(t testing.TB, s Store, clerkID string, want ...clerkgate.Membership) {
 	t.Helper()
-	got, err := s.Memberships(t.Context(), clerkID)
+	got, err := s.Memberships(t.Context(), clerkID, false)
 	if err != nil {
 		t.Fatalf("Memberships(%s): %v", clerkID, err)
 	}
@@ -142,6 +142,15 @@ func testMembershipDeleteLive(t *testing.T, s Store) {
 	mustSaveMembership(t, s, live)
 	wantChanged(t, "older deletion", mustSaveMembership(t, s, ended("org_3", "user_l", 6)), false)
 	wantMemberships(t, s, "user_l", live)
+
+	// With includeDeleted the tombstones come too, with their versions.
+	all, err := s.Memberships(t.Context(), "user_l", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 3 || !all[0].Deleted || all[0].ClerkUpdatedAt != 4 || !all[1].Deleted || all[2].Deleted {
+		t.Fatalf("Memberships with tombstones = %+v", all)
+	}
 }
 
 func testMembershipInvalid(t *testing.T, s Store) {

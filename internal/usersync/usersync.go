@@ -45,6 +45,8 @@ type Options struct {
 	Fetch func(ctx context.Context, clerkUserID string) (*clerkgate.User, error)
 	// OnUser is told of every user row written, so that caches follow.
 	OnUser func(*clerkgate.User)
+	// OnMembership is told of every membership change stored.
+	OnMembership func(clerkgate.Membership)
 	// Observe counts one webhook event by type and result (processed,
 	// duplicate, stale, ignored, failed, rejected).
 	Observe func(eventType, result string)
@@ -76,6 +78,9 @@ func New(o Options) *Syncer {
 	}
 	if o.OnUser == nil {
 		o.OnUser = func(*clerkgate.User) {}
+	}
+	if o.OnMembership == nil {
+		o.OnMembership = func(clerkgate.Membership) {}
 	}
 	if o.Observe == nil {
 		o.Observe = func(string, string) {}

@@ -275,6 +275,7 @@ func (s *Syncer) applyMembership(ctx context.Context, env envelope) (string, err
 	if !changed {
 		return ResultStale, nil
 	}
+	s.o.OnMembership(m)
 	return ResultProcessed, nil
 }
 
