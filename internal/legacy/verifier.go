@@ -51,6 +51,7 @@ type Verifier struct {
 	leeway   time.Duration
 	now      func() time.Time
 	clerkKid func(kid string) bool // nil: Clerk's key ids are not known
+	sampler  Sampler               // the legacy_token_used events
 }
 
 // Option changes a Verifier made by New.
@@ -60,6 +61,12 @@ type Option func(*Verifier)
 // a negative d means none. The default is DefaultLeeway.
 func WithLeeway(d time.Duration) Option {
 	return func(v *Verifier) { v.leeway = max(d, 0) }
+}
+
+// WithSampling sets the period of SampleUse: one legacy_token_used event
+// per user per every (default one hour).
+func WithSampling(every time.Duration) Option {
+	return func(v *Verifier) { v.sampler.Every = every }
 }
 
 // WithClerkKeyIDs tells an RS256 Verifier which key ids Clerk's JWKS uses:
@@ -235,6 +242,14 @@ func (v *Verifier) IsLegacy(token string) bool {
 		return iss == v.issuer
 	}
 	return !verify.ClerkIssuer(iss)
+}
+
+// SampleUse reports whether a use of a legacy token by the local user id
+// at now is to be recorded as a legacy_token_used security event: the
+// first use of each user in each hour is (see Sampler), and skipped is the
+// number of that user's uses left out since the last one recorded.
+func (v *Verifier) SampleUse(id string, now time.Time) (record bool, skipped int) {
+	return v.sampler.Sample(id, now)
 }
 
 // DeprecationHeaders sets on h the headers of a response to a legacy
