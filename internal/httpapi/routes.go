@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/clerkgate/clerkgate"
@@ -31,9 +32,12 @@ func (s *server) routes(r *router, serveMetrics bool) {
 	r.handle("GET", "/admin/security-events", s.require("security:read", s.handleSecurityEvents))
 	r.handle("POST", "/admin/sync", s.require("users:write", s.handleStartSync))
 	r.handle("GET", "/admin/sync/{id}", s.require("users:write", s.handleGetSync))
-	r.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, r, &clerkgate.Error{Code: clerkgate.CodeNotFound, Message: "no such endpoint"})
-	}))
+	r.handle("GET", "/auth/verify", http.HandlerFunc(s.handleVerify))
+	// Every other path: the reverse proxy when an upstream is configured
+	// (proxy.go), else 404.
+	r.catchAll = http.HandlerFunc(s.handleUnrouted)
+	r.mux.Handle("/", r.catchAll)
+	r.proxying = s.proxying
 }
 
 // router is a ServeMux that answers a known path with a wrong method by a
@@ -41,13 +45,35 @@ func (s *server) routes(r *router, serveMetrics bool) {
 type router struct {
 	mux     *http.ServeMux
 	methods map[string][]string
+	// catchAll answers the paths no route matches.
+	catchAll http.Handler
+	// proxying, when set and true, sends a request that only the catch-all
+	// "/" matches straight to catchAll, whatever its path looks like: the
+	// ServeMux's redirects of paths with "//", "." or ".." must not answer
+	// for the reverse proxy, which canonicalizes (or refuses) them itself.
+	proxying func() bool
 }
 
 func newRouter() *router {
 	return &router{mux: http.NewServeMux(), methods: map[string][]string{}}
 }
 
-func (r *router) ServeHTTP(w http.ResponseWriter, req *http.Request) { r.mux.ServeHTTP(w, req) }
+func (r *router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if r.proxying != nil && r.proxying() {
+		if _, pattern := r.mux.Handler(req); pattern == "/" {
+			r.catchAll.ServeHTTP(w, req)
+			return
+		}
+	}
+	r.mux.ServeHTTP(w, req)
+}
+
+// owns reports whether a route of the service answers path, with any
+// method: such a path is never proxied.
+func (r *router) owns(path string) bool {
+	_, pattern := r.mux.Handler(&http.Request{Method: http.MethodGet, URL: &url.URL{Path: path}})
+	return pattern != "" && pattern != "/"
+}
 
 func (r *router) handle(method, path string, h http.Handler) {
 	r.mux.Handle(method+" "+path, limitBody(MaxBodyBytes, h))

@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -61,6 +62,20 @@ type Deps struct {
 	// CLERKGATE_METRICS_ADDR gives it a listener of its own).
 	ServeMetrics bool
 	Now          func() time.Time
+
+	// Upstream is the API to protect (CLERKGATE_UPSTREAM); it wins over the
+	// policy's upstream. With neither, there is no reverse proxy and
+	// unknown paths are 404. See proxy.go.
+	Upstream *url.URL
+	// UpstreamTimeout bounds the wait for the upstream's response headers
+	// (not the body, which may stream for ever); 0 means 60 s.
+	UpstreamTimeout time.Duration
+	// Machines verifies Clerk machine credentials on routes with
+	// machines: true; nil turns machine credentials off.
+	Machines MachineVerifier
+	// Legacy verifies the application's legacy tokens during a migration
+	// window; nil turns legacy tokens off.
+	Legacy LegacyVerifier
 }
 
 type server struct {
@@ -80,6 +95,10 @@ type server struct {
 	limiter  *failureLimiter
 	roleMu   sync.Mutex
 	now      func() time.Time
+	upstream *url.URL        // Deps.Upstream
+	proxy    *proxy          // answers the paths the service does not own
+	machines MachineVerifier // nil: off
+	legacy   LegacyVerifier  // nil: off
 }
 
 // NewServer returns the service's HTTP handler.
@@ -100,6 +119,9 @@ func NewServer(d Deps) http.Handler {
 		policy:   d.Policy,
 		limiter:  newFailureLimiter(d.AuthFailureLimit, d.AuthFailureWindow),
 		now:      d.Now,
+		upstream: d.Upstream,
+		machines: d.Machines,
+		legacy:   d.Legacy,
 	}
 	if s.policy == nil {
 		def := policy.Default()
@@ -111,7 +133,9 @@ func NewServer(d Deps) http.Handler {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.proxy = newProxy(s, d.UpstreamTimeout)
 	mux := newRouter()
 	s.routes(mux, d.ServeMetrics)
+	s.proxy.owns = mux.owns
 	return s.observe(mux)
 }

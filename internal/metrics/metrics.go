@@ -29,6 +29,9 @@ type Metrics struct {
 	WebhookEvents       *prometheus.CounterVec
 	UserSyncLag         prometheus.Histogram
 	SecurityEvents      *prometheus.CounterVec
+	// ProxyUpstreamDuration is the time the upstream took to answer a
+	// proxied request (up to its response headers), by policy route.
+	ProxyUpstreamDuration *prometheus.HistogramVec
 
 	// children caches labelled series of the request path, so a request
 	// costs a map read instead of hashing label values.
@@ -84,8 +87,13 @@ func New() *Metrics {
 			Name: "clerkgate_security_events_total",
 			Help: "Security events by kind.",
 		}, []string{"kind"}),
+		ProxyUpstreamDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "clerkgate_proxy_upstream_duration_seconds",
+			Help:    "Time the upstream took to answer a proxied request (to its response headers, or the error), by policy route.",
+			Buckets: []float64{5e-4, 1e-3, 5e-3, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"route"}),
 	}
-	r.MustRegister(
+	r.MustRegister(m.ProxyUpstreamDuration,
 		m.WebhookEvents, m.UserSyncLag, m.SecurityEvents,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -112,6 +120,17 @@ func (m *Metrics) ObserveHTTP(route string, code int, d time.Duration) {
 	o, ok := m.children.Load(dk)
 	if !ok {
 		o, _ = m.children.LoadOrStore(dk, m.HTTPRequestDuration.WithLabelValues(route))
+	}
+	o.(prometheus.Observer).Observe(d.Seconds())
+}
+
+// ObserveProxyUpstream records how long the upstream took for a request of
+// the policy route pattern route.
+func (m *Metrics) ObserveProxyUpstream(route string, d time.Duration) {
+	key := "p\x00" + route
+	o, ok := m.children.Load(key)
+	if !ok {
+		o, _ = m.children.LoadOrStore(key, m.ProxyUpstreamDuration.WithLabelValues(route))
 	}
 	o.(prometheus.Observer).Observe(d.Seconds())
 }
