@@ -46,9 +46,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // than ignoring them silently.
 func notYet(cfg serviceConfig) error {
 	var errs []error
-	if cfg.Upstream != "" {
-		errs = append(errs, errors.New("CLERKGATE_UPSTREAM: the reverse proxy is not available yet in this version"))
-	}
 	if cfg.RedisURL != "" {
 		errs = append(errs, errors.New("REDIS_URL: Redis is not available yet in this version (an in-process cache is used)"))
 	}
