@@ -166,6 +166,10 @@ func (p *proxy) serve(w http.ResponseWriter, r *http.Request, target *url.URL) {
 func (p *proxy) rewrite(pr *httputil.ProxyRequest) {
 	st := pr.In.Context().Value(proxyKey{}).(*proxyState)
 	pr.Out.URL.Path, pr.Out.URL.RawPath = st.path, ""
+	// The query exactly as sent: ReverseProxy drops the parameters it cannot
+	// parse (";" included), but clerkgate decides nothing on the query and
+	// the upstream reads it as it always did.
+	pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 	pr.SetURL(st.target) // target's scheme and host, its path before ours; Host is the target's
 	h := pr.Out.Header
 	removeGatewayHeaders(h)
