@@ -149,6 +149,11 @@ func (s *Syncer) applyUser(ctx context.Context, data json.RawMessage) (string, e
 	if u == nil {
 		return ResultStale, nil
 	}
+	if linked, err := s.linkNew(ctx, u); err != nil {
+		return "", storeError(err)
+	} else if linked {
+		return ResultProcessed, nil
+	}
 	stored, changed, err := s.saveUser(ctx, u)
 	if err != nil {
 		return "", storeError(err)
