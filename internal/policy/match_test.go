@@ -201,3 +201,42 @@ func BenchmarkCanonicalizeMatch(b *testing.B) {
 		}
 	}
 }
+
+// A method that the first matching route does not list is never caught by
+// a broader rule further down: only routes with the same pattern may take
+// it. Otherwise HEAD or OPTIONS of an admin path would reach the upstream
+// through a catch-all rule for members.
+func TestMatchNoFallThroughToBroaderRule(t *testing.T) {
+	t.Parallel()
+	p := mustParse(t, `
+routes:
+  - path: /api/admin/**
+    methods: [GET, POST]
+    require: {roles: [admin]}
+  - path: /api/admin/**
+    methods: [DELETE]
+    require: {roles: [admin], permissions: ["users:delete"]}
+  - path: /api/**
+`)
+	cases := []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/api/admin/users", 0},
+		{"DELETE", "/api/admin/users/1", 1},
+		{"HEAD", "/api/admin/users", deny},
+		{"OPTIONS", "/api/admin/users", deny},
+		{"PUT", "/api/admin/users/1", deny},
+		{"HEAD", "/api/things", 2},
+	}
+	for _, c := range cases {
+		r, ok := p.Match(c.method, c.path)
+		got := deny
+		if ok {
+			got = routeIndex(p, r)
+		}
+		if got != c.want {
+			t.Errorf("%s %s: route %d, want %d", c.method, c.path, got, c.want)
+		}
+	}
+}

@@ -88,9 +88,10 @@ type Reverify struct {
 
 // Match returns the first route that matches method and canonicalPath (the
 // result of Canonicalize). A route matches when its pattern matches the
-// path and it lists the method or lists none; a route whose pattern matches
-// but whose methods do not is skipped, so a later route may match. No
-// match means the request is denied. Paths are case-sensitive, and one
+// path and it lists the method or lists none. When the first route whose
+// pattern matches does not list the method, only later routes with the same
+// pattern are tried: a broader rule never catches a method the narrower one
+// left out. No match means the request is denied. Paths are case-sensitive, and one
 // trailing slash of the path is ignored: "/x" matches "/x/" as well, so
 // that an upstream that treats them as one resource cannot be reached past
 // a rule for it. The returned Route belongs to p and must not be modified.
@@ -99,9 +100,22 @@ func (p *Policy) Match(method, canonicalPath string) (*Route, bool) {
 	if !ok {
 		return nil, false
 	}
+	// The first route whose path matches decides. When its methods do not
+	// include the request's, only later routes with the very same path
+	// pattern may still take it (GET /x anonymous, then POST /x for
+	// admins); a broader pattern further down never does, so a method the
+	// first route does not list (HEAD, OPTIONS) cannot slip through to a
+	// more permissive rule.
+	var first *Route
 	for i := range p.Routes {
 		r := &p.Routes[i]
-		if r.matchesPath(segs) && r.matchesMethod(method) {
+		if !r.matchesPath(segs) || (first != nil && r.Path != first.Path) {
+			continue
+		}
+		if first == nil {
+			first = r
+		}
+		if r.matchesMethod(method) {
 			return r, true
 		}
 	}
