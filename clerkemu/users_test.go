@@ -92,6 +92,7 @@ func TestUserLifecycleThroughSDK(t *testing.T) {
 	}
 
 	// The SDK sends metadata in Update through PUT /users/{id}/metadata.
+	//lint:ignore SA1019 this drives the SDK's deprecated metadata path on purpose.
 	upd, err = e.users.Update(ctx(), u.ID, &user.UpdateParams{LastName: clerk.String("L."), PrivateMetadata: rawJSON(`{"k":"v"}`)})
 	if err != nil {
 		t.Fatal(err)

@@ -253,7 +253,7 @@ func (c *Client) call(ctx context.Context, op operation, fn func(context.Context
 		c.breaker.done(probe, outcomeAnswered)
 		return nil
 	}
-	mapped, out := mapError(op, err, status, ctx.Err() != nil)
+	out, mapped := mapError(op, err, status, ctx.Err() != nil)
 	c.breaker.done(probe, out)
 	return mapped
 }

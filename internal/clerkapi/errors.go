@@ -104,7 +104,7 @@ func (e unexpectedError) Error() string { return "unexpected answer: " + string(
 // callerDone whether the caller's own context had ended. The result is a
 // *clerkgate.Error whose message is safe for clients and whose cause names
 // the operation but holds no key, token, body or user data.
-func mapError(op operation, err error, status int, callerDone bool) (error, outcome) {
+func mapError(op operation, err error, status int, callerDone bool) (outcome, error) {
 	var apiErr *clerk.APIErrorResponse
 	if errors.As(err, &apiErr) {
 		e := newAPIError(op, apiErr)
@@ -112,11 +112,11 @@ func mapError(op operation, err error, status int, callerDone bool) (error, outc
 		if e.Status >= 500 {
 			out = outcomeFailed
 		}
-		return &clerkgate.Error{Code: e.ErrorCode(), Message: apiMessage(op, e, apiErr), Err: e}, out
+		return out, &clerkgate.Error{Code: e.ErrorCode(), Message: apiMessage(op, e, apiErr), Err: e}
 	}
 
-	unavailable := func(msg string, cause error, out outcome) (error, outcome) {
-		return &clerkgate.Error{Code: clerkgate.CodeUnavailable, Message: msg, Err: cause}, out
+	unavailable := func(msg string, cause error, out outcome) (outcome, error) {
+		return out, &clerkgate.Error{Code: clerkgate.CodeUnavailable, Message: msg, Err: cause}
 	}
 	switch {
 	case callerDone:
