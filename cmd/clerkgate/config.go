@@ -42,6 +42,8 @@ type serviceConfig struct {
 	MetricsAddr       string
 	NoMigrate         bool
 	Log               logConfig
+	// Getenv reads the variables the policy file names (legacy.secret_env).
+	Getenv func(string) string
 }
 
 // Defaults of SPEC §2.
@@ -90,6 +92,7 @@ func parseServiceConfig(getenv func(string) string, fl *serviceFlags, defAddr st
 		APIURL:    strings.TrimRight(strings.TrimSpace(getenv("CLERK_API_URL")), "/"),
 		JWTKey:    strings.TrimSpace(getenv("CLERK_JWT_KEY")),
 		Issuer:    strings.TrimSpace(getenv("CLERK_ISSUER")),
+		Getenv:    getenv,
 	}
 	if cfg.APIURL == "" {
 		cfg.APIURL = defaultAPIURL

@@ -18,6 +18,7 @@ import (
 	"github.com/clerkgate/clerkgate/internal/clerkapi"
 	"github.com/clerkgate/clerkgate/internal/httpapi"
 	"github.com/clerkgate/clerkgate/internal/identity"
+	"github.com/clerkgate/clerkgate/internal/legacy"
 	"github.com/clerkgate/clerkgate/internal/metrics"
 	"github.com/clerkgate/clerkgate/internal/policy"
 	"github.com/clerkgate/clerkgate/internal/security"
@@ -153,6 +154,11 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *se
 			return nil, fmt.Errorf("CLERKGATE_UPSTREAM: %w", err)
 		}
 	}
+	if s.policies.Current().Legacy != nil {
+		if deps.Legacy, err = s.legacyVerifier(); err != nil {
+			return nil, fmt.Errorf("CLERKGATE_POLICY: %w", err)
+		}
+	}
 	if len(cfg.WebhookSecrets) > 0 {
 		if deps.Webhook, err = verify.NewWebhook(cfg.WebhookSecrets, verify.WebhookOptions{}); err != nil {
 			return nil, fmt.Errorf("CLERK_WEBHOOK_SIGNING_SECRET: %w", err)
@@ -164,6 +170,20 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *se
 	}
 	s.handler = httpapi.NewServer(deps)
 	return s, nil
+}
+
+// legacyVerifier verifies the legacy tokens of the policy's legacy block
+// (SPEC §8), following policy reloads: a changed block is used from the
+// reload on, a removed one turns legacy tokens off. Adding a legacy block
+// to a policy that had none takes a restart.
+func (s *service) legacyVerifier() (*legacy.Follower, error) {
+	build := func(l policy.Legacy) (*legacy.Verifier, error) {
+		return legacy.New(l, s.cfg.Getenv, time.Now, legacy.WithLeeway(s.cfg.Leeway))
+	}
+	return legacy.NewFollower(s.policies.Current, build, func(err error) {
+		s.log.Error("the reloaded policy's legacy block cannot be used; the previous one stays in force",
+			slog.String("error", err.Error()))
+	})
 }
 
 // fetchUser reads a user from Clerk; without a Backend API it is nil.

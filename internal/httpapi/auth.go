@@ -14,7 +14,8 @@ import (
 // authenticate verifies the request's session token under p, resolves the
 // caller, and calls next; every failure is answered here with its problem
 // document (401 with a challenge, 400 for ambiguous credentials, 503 when
-// keys or the store are unavailable).
+// keys or the store are unavailable). During a migration window a legacy
+// token stands for its local user (authenticateLegacy).
 func (s *server) authenticate(p verify.Policy, next func(http.ResponseWriter, *http.Request, *identity.Identity)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ip := remoteIP(r)
@@ -23,6 +24,12 @@ func (s *server) authenticate(p verify.Policy, next func(http.ResponseWriter, *h
 			s.observeAuth("none", "rejected", "rate_limited")
 			writeProblem(w, r, &clerkgate.Error{Code: clerkgate.CodeRateLimited, Message: "too many failed authentications from this address; retry later"})
 			return
+		}
+		if s.legacy != nil {
+			if tok, err := verify.TokenFromRequest(r); err == nil && s.legacy.IsLegacy(tok) {
+				s.authenticateLegacy(w, r, ip, tok, next)
+				return
+			}
 		}
 		start := time.Now()
 		claims, err := s.verifier.VerifyRequest(r, p)

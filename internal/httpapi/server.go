@@ -133,9 +133,12 @@ func NewServer(d Deps) http.Handler {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if s.legacy != nil {
+		s.legacy = notingLegacy{s.legacy} // legacyWindow learns who used a legacy token
+	}
 	s.proxy = newProxy(s, d.UpstreamTimeout)
 	mux := newRouter()
 	s.routes(mux, d.ServeMetrics)
 	s.proxy.owns = mux.owns
-	return s.observe(mux)
+	return s.observe(s.legacyWindow(mux))
 }
