@@ -330,6 +330,16 @@ legacy:
 	if r := legacyDo(t, "GET", base+"/api/profile", annClerk, ""); r.status != 200 || r.body["id"] != "1001" {
 		t.Errorf("profile with a Clerk token after the sunset: %d %v", r.status, r.body)
 	}
+	// Forward-auth says the same about the old login (the test is a
+	// trusted proxy: loopback).
+	req, _ := http.NewRequest("GET", base+"/auth/verify", nil)
+	req.Header.Set("X-Forwarded-Method", "POST")
+	req.Header.Set("X-Forwarded-Uri", "/auth/login?next=/")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 410 {
+		t.Errorf("forward-auth about /auth/login after the sunset: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 
 	time.Sleep(300 * time.Millisecond) // a few calls of bob's client after the sunset
 	close(stop)

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -60,9 +61,10 @@ func (n notingLegacy) VerifyLegacy(ctx context.Context, token string) (string, e
 // legacyWindow wraps the service's handler for the migration window:
 //
 //   - the old login and refresh paths (legacy.login_paths) are answered
-//     410 legacy_token_sunset after the sunset; before it they go on (to
-//     the upstream, in proxy mode) and their responses carry the
-//     deprecation headers;
+//     410 legacy_token_sunset after the sunset, in proxy mode and in
+//     forward-auth calls about them alike; before it they go on (to the
+//     upstream, in proxy mode) and their responses carry the deprecation
+//     headers;
 //   - every response to a request whose token is a legacy one carries
 //     Deprecation, Sunset and Link, the 401 legacy_token_sunset of a
 //     legacy token after the sunset included;
@@ -81,7 +83,7 @@ func (s *server) legacyWindow(next http.Handler) http.Handler {
 	win, _ := inner.(LegacyWindow)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if win != nil {
-			if canon, err := policy.Canonicalize(r.URL.EscapedPath()); err == nil && win.IsLoginPath(canon) {
+			if canon, ok := s.requestedPath(r); ok && win.IsLoginPath(canon) {
 				win.DeprecationHeaders(w.Header())
 				if win.SunsetPassed() {
 					writeProblemStatus(w, r, clerkgate.CodeLegacyTokenSunset, http.StatusGone,
@@ -111,6 +113,23 @@ func (s *server) legacyWindow(next http.Handler) http.Handler {
 		}}
 		next.ServeHTTP(lw, r.WithContext(context.WithValue(r.Context(), legacyUseKey{}, use)))
 	})
+}
+
+// requestedPath is the canonical path a request is about: its own, or,
+// for a forward-auth call from a trusted proxy, the original request's.
+func (s *server) requestedPath(r *http.Request) (string, bool) {
+	p := r.URL.EscapedPath()
+	if p == "/auth/verify" {
+		peer, err := netip.ParseAddrPort(r.RemoteAddr)
+		if err != nil || !s.policy().TrustedProxy(peer.Addr()) {
+			return "", false
+		}
+		if p, err = forwarded(r.Header, "X-Forwarded-Uri", "X-Original-Uri"); err != nil {
+			return "", false
+		}
+	}
+	canon, err := policy.Canonicalize(p)
+	return canon, err == nil
 }
 
 // legacyUsed records a use of a legacy token by the local user id as a
