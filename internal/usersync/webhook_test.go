@@ -335,7 +335,7 @@ func TestWebhookMemberships(t *testing.T) {
 			if err != nil || out.Result != s.result {
 				t.Fatalf("step %d %s v%d: %+v, %v; want %s", i, s.typ, s.v, out, err, s.result)
 			}
-			ms, err := st.Memberships(context.Background(), "user_m1")
+			ms, err := st.Memberships(context.Background(), "user_m1", false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -505,7 +505,7 @@ func TestWebhookInvalid(t *testing.T) {
 		if ds, err := st.SessionDenials(context.Background(), time.Now(), time.Time{}); err != nil || len(ds) != 0 {
 			t.Errorf("invalid events stored denials: %+v, %v", ds, err)
 		}
-		if ms, err := st.Memberships(context.Background(), "user_1"); err != nil || len(ms) != 0 {
+		if ms, err := st.Memberships(context.Background(), "user_1", false); err != nil || len(ms) != 0 {
 			t.Errorf("invalid events stored memberships: %+v, %v", ms, err)
 		}
 		wantObserved(t, f, want...)
@@ -644,7 +644,7 @@ func TestWebhookEmulatorEvents(t *testing.T) {
 	state := func(t *testing.T, st store) string {
 		t.Helper()
 		u := mustUser(t, st, u.ID)
-		ms, err := st.Memberships(context.Background(), u.ClerkUserID)
+		ms, err := st.Memberships(context.Background(), u.ClerkUserID, false)
 		must(err)
 		ds, err := st.SessionDenials(context.Background(), time.Now(), time.Time{})
 		must(err)
