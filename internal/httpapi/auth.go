@@ -61,7 +61,8 @@ func (s *server) authenticate(p verify.Policy, next func(http.ResponseWriter, *h
 // do not count.
 func (s *server) authFailed(r *http.Request, ip string, err error) {
 	switch clerkgate.ErrorCode(err) {
-	case clerkgate.CodeUnauthenticated, clerkgate.CodeInvalidRequest, clerkgate.CodeUnavailable:
+	case clerkgate.CodeUnauthenticated, clerkgate.CodeInvalidRequest, clerkgate.CodeUnavailable,
+		clerkgate.CodeLegacyTokenSunset: // a client still on its old tokens, not a guess
 		return
 	}
 	ev := clerkgate.SecurityEvent{Kind: clerkgate.EventAuthFailed, IP: ip, RequestID: requestIDFrom(r.Context())}

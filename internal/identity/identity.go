@@ -43,6 +43,10 @@ type Options struct {
 	// issued overrides the token's organization role, so a member removed
 	// from an organization loses its role before the next token refresh.
 	Memberships func(ctx context.Context, clerkUserID string) ([]clerkgate.Membership, error)
+	// Save, when set, stores a user fetched just in time instead of
+	// Store.SaveClerkUser, so that a legacy user is linked rather than
+	// duplicated.
+	Save func(ctx context.Context, u *clerkgate.User) (*clerkgate.User, error)
 	// CacheTTL bounds how long a cached user is trusted without the store
 	// (other instances' writes arrive through the store). 0 means 30 s.
 	CacheTTL time.Duration
@@ -188,6 +192,15 @@ func effectiveOrg(c *verify.Claims, e *entry) *verify.Org {
 	return &verify.Org{ID: c.Org.ID, Slug: c.Org.Slug, Role: m.Role}
 }
 
+// save stores a user fetched just in time.
+func (s *Service) save(ctx context.Context, u *clerkgate.User) (*clerkgate.User, error) {
+	if s.o.Save != nil {
+		return s.o.Save(ctx, u)
+	}
+	stored, _, err := s.o.Store.SaveClerkUser(ctx, u)
+	return stored, err
+}
+
 // placeholder reports whether u was stored from a token alone, while Clerk
 // was unreachable: any real Clerk version replaces it.
 func placeholder(u *clerkgate.User) bool { return u.ClerkUpdatedAt == 0 && !u.Deleted() }
@@ -203,7 +216,7 @@ func (s *Service) fetch(ctx context.Context, clerkUserID string, now time.Time) 
 		switch {
 		case err == nil:
 			u.Role = s.policy().StoredRole(u.PublicMetadata)
-			stored, _, err := s.o.Store.SaveClerkUser(ctx, u)
+			stored, err := s.save(ctx, u)
 			if err != nil {
 				return nil, &clerkgate.Error{Code: clerkgate.CodeUnavailable, Message: "user store unavailable", Err: err}
 			}
