@@ -59,7 +59,9 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	if err := joinErrors("configuration", logErrs); err != nil {
 		return err
 	}
-	log := newLogger(stderr, logCfg)
+	logOut := newBufferedWriter(stderr)
+	defer logOut.Close()
+	log := newLogger(logOut, logCfg)
 
 	// The emulator first: the service's configuration points at it.
 	statePath := filepath.Join(dir, "emulator-state.json")

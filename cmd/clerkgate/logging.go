@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
+	"time"
 )
 
 // logConfig is the logging part of the configuration (SPEC §2).
@@ -76,4 +79,55 @@ func joinErrors(prefix string, errs []error) error {
 		msgs[i] = err.Error()
 	}
 	return fmt.Errorf("%s: %s", prefix, strings.Join(msgs, "; "))
+}
+
+// logFlushInterval is how long a log line may wait in the buffer.
+const logFlushInterval = 100 * time.Millisecond
+
+// bufferedWriter batches log lines: one write system call per flush
+// instead of one per request line, which is a tenth of a request's cost
+// under load. Lines reach w within logFlushInterval, or at once when the
+// buffer fills, and at Close. Each Write (one slog record) stays whole.
+type bufferedWriter struct {
+	mu   sync.Mutex
+	w    *bufio.Writer
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newBufferedWriter(w io.Writer) *bufferedWriter {
+	b := &bufferedWriter{w: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
+	go b.loop()
+	return b
+}
+
+func (b *bufferedWriter) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.w.Write(p)
+}
+
+func (b *bufferedWriter) loop() {
+	defer close(b.done)
+	t := time.NewTicker(logFlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.mu.Lock()
+			b.w.Flush()
+			b.mu.Unlock()
+		}
+	}
+}
+
+// Close flushes what is buffered and stops the flusher.
+func (b *bufferedWriter) Close() error {
+	close(b.stop)
+	<-b.done
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.w.Flush()
 }

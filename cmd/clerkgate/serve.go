@@ -27,7 +27,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := notYet(cfg); err != nil {
 		return err
 	}
-	log := newLogger(stderr, cfg.Log)
+	logOut := newBufferedWriter(stderr)
+	defer logOut.Close()
+	log := newLogger(logOut, cfg.Log)
 	log.Info("configuration", slog.Any("config", cfg))
 	svc, err := newService(ctx, cfg, log)
 	if err != nil {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/clerkgate/clerkgate/internal/identity"
@@ -68,9 +69,21 @@ func (s *server) handleMe(w http.ResponseWriter, r *http.Request, id *identity.I
 	if c.Actor != nil {
 		resp.Actor = &meActor{Sub: c.Actor.Subject}
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, resp)
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "application/json")
+	buf := mePool.Get().(*[]byte)
+	b := append(resp.appendJSON((*buf)[:0]), '\n')
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+	*buf = b
+	if cap(b) <= 16<<10 {
+		mePool.Put(buf)
+	}
 }
+
+// mePool keeps /auth/me's encoding buffers.
+var mePool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func nonEmpty(s string) *string {
 	if s == "" {

@@ -1,0 +1,45 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// The hand-written /auth/me encoding says exactly what encoding/json says.
+func TestMeAppendJSONMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
+	id := "usr_1"
+	now := time.Date(2026, 11, 22, 1, 2, 3, 456789000, time.UTC)
+	odd := "a\"b\\c\n\r\t\x01<script>&\u2028\u2029é\xff\U0001F600"
+	cases := []meResponse{
+		{},
+		{ID: &id, ClerkUserID: "user_1", Email: "a@example.com", Role: "admin", Permissions: []string{"*"},
+			SessionID: "sess_1", CreatedAt: &now, UpdatedAt: &now, LastSignInAt: &now},
+		{ID: &id, FirstName: odd, LastName: odd, ImageURL: odd, Permissions: []string{odd, ""},
+			Org:   &meOrg{ID: "org_1", Slug: odd, Role: "org:admin", Permissions: []string{}},
+			Actor: &meActor{Sub: odd}, ProfilePending: true, CreatedAt: &now},
+		{Org: &meOrg{}, Permissions: []string{}},
+	}
+	for i, c := range cases {
+		want, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.appendJSON(nil); string(got) != string(want) {
+			t.Errorf("case %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "a\"b", "\x00\x1f", "<&>", "\u2028", "\xff\xfe", "é😀"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := appendString(nil, s); string(got) != string(want) {
+			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
+		}
+	})
+}
