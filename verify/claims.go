@@ -28,7 +28,9 @@ type Claims struct {
 	Actor           *Actor    // act: who impersonates the user; nil when nobody
 	FactorAge       *FactorAge
 	// Raw is the token's whole payload, for claims this type does not name
-	// (custom claims of a session-token template).
+	// (custom claims of a session-token template). It is kept only when
+	// Options.KeepRawClaims is set, since it is most of a cached token's
+	// memory.
 	Raw json.RawMessage
 }
 
@@ -127,7 +129,7 @@ type parsedClaims struct {
 }
 
 // parseClaims decodes a payload. Every failure is token_invalid.
-func parseClaims(payload []byte) (*parsedClaims, error) {
+func parseClaims(payload []byte, keepRaw bool) (*parsedClaims, error) {
 	if err := checkJSONObject(payload, claimNames); err != nil {
 		return nil, err
 	}
@@ -206,7 +208,9 @@ func parseClaims(payload []byte) (*parsedClaims, error) {
 		}
 		c.FactorAge = &fa
 	}
-	c.Raw = payload
+	if keepRaw {
+		c.Raw = payload
+	}
 	return p, nil
 }
 

@@ -124,7 +124,7 @@ func FuzzParse(f *testing.F) {
 func FuzzClaims(f *testing.F) {
 	now := time.Unix(1_750_000_000, 0).UTC()
 	k := mustKey(f, "kid1", 0)
-	v, err := verify.New(verify.Options{JWTKey: k.pem(f), Now: func() time.Time { return now }, CacheSize: -1})
+	v, err := verify.New(verify.Options{JWTKey: k.pem(f), Now: func() time.Time { return now }, CacheSize: -1, KeepRawClaims: true})
 	if err != nil {
 		f.Fatal(err)
 	}

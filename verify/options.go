@@ -64,6 +64,9 @@ type Options struct {
 	// CacheSize bounds the verified-token cache (zero: DefaultCacheSize;
 	// negative: no cache).
 	CacheSize int
+	// KeepRawClaims keeps each token's payload in Claims.Raw, for custom
+	// claims. It roughly doubles the memory of the verified-token cache.
+	KeepRawClaims bool
 	// DenyList, when set, is asked on every verification, cached or not.
 	DenyList DenyList
 	// Now is the clock; nil means time.Now.

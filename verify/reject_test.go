@@ -852,7 +852,7 @@ func TestVerifyExpNearInt64Max(t *testing.T) {
 func TestVerifyClaimsDecoding(t *testing.T) {
 	t.Parallel()
 	f := newRejFixture(t)
-	v, err := verify.New(verify.Options{JWKSURL: f.srv.URL, Now: newClock(f.now).Now})
+	v, err := verify.New(verify.Options{JWKSURL: f.srv.URL, Now: newClock(f.now).Now, KeepRawClaims: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -989,7 +989,7 @@ func TestVerifyClaimsDecoding(t *testing.T) {
 			},
 		},
 		{
-			name:   "custom claims stay in Raw",
+			name:   "custom claims stay in Raw (KeepRawClaims)",
 			claims: f.claims("metadata", map[string]any{"role": "admin"}),
 			check: func(t *testing.T, c *verify.Claims) {
 				var raw struct {

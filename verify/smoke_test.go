@@ -41,3 +41,23 @@ func TestSmokeJWKSAndStatic(t *testing.T) {
 		}
 	}
 }
+
+// Without KeepRawClaims the payload is not kept: cached tokens cost less.
+func TestRawClaimsOnlyWhenKept(t *testing.T) {
+	t.Parallel()
+	k := mustKey(t, "kid1", 0)
+	tok := k.sign(t, goodClaims(time.Now()))
+	for _, keep := range []bool{false, true} {
+		v, err := verify.New(verify.Options{JWTKey: k.pem(t), KeepRawClaims: keep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := v.Verify(context.Background(), tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (c.Raw != nil) != keep {
+			t.Fatalf("KeepRawClaims %v: Raw %q", keep, c.Raw)
+		}
+	}
+}

@@ -158,7 +158,7 @@ func (v *Verifier) verifyToken(ctx context.Context, token string, now time.Time)
 	if err != nil {
 		return nil, nil, err
 	}
-	pc, err := parseClaims(pb)
+	pc, err := parseClaims(pb, v.cfg.KeepRawClaims)
 	if err != nil {
 		return nil, nil, err
 	}
