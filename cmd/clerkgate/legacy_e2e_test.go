@@ -219,16 +219,23 @@ legacy:
 	var calls atomic.Int64
 	stop := make(chan struct{})
 	done := make(chan struct{})
+	// bobUsedLegacy is closed once a request of bob's client with the legacy
+	// token has been answered: the import waits for it, or else (the import
+	// takes a few milliseconds) the client may switch to its Clerk token
+	// before it ever sent the legacy one, and bob has no legacy use.
+	bobUsedLegacy := make(chan struct{})
+	var bobUsedOnce sync.Once
 	go func() {
 		defer close(done)
-		for {
+		for wait := time.Duration(0); ; wait = 50 * time.Millisecond {
 			select {
 			case <-stop:
 				return
-			case <-time.After(50 * time.Millisecond):
+			case <-time.After(wait):
 			}
+			cred := bobCred.Load().(string)
 			req, _ := http.NewRequest("GET", base+"/api/profile", nil)
-			req.Header.Set("Authorization", "Bearer "+bobCred.Load().(string))
+			req.Header.Set("Authorization", "Bearer "+cred)
 			resp, err := http.DefaultClient.Do(req)
 			calls.Add(1)
 			if err != nil {
@@ -244,9 +251,20 @@ legacy:
 				mu.Lock()
 				failures = append(failures, fmt.Sprintf("%d %v", resp.StatusCode, p))
 				mu.Unlock()
+			} else if cred == bobLegacy {
+				bobUsedOnce.Do(func() { close(bobUsedLegacy) })
 			}
 		}
 	}()
+	select {
+	case <-bobUsedLegacy:
+	case <-time.After(5 * time.Second):
+		close(stop)
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("bob's client made no successful request with its legacy token: %d calls, failures %v", calls.Load(), failures)
+	}
 
 	// 3. import-legacy: both users into Clerk, with their password digests.
 	res := runCLI(t, env, "import-legacy")
