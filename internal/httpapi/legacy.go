@@ -103,15 +103,18 @@ func (s *server) legacyWindow(next http.Handler) http.Handler {
 			win.DeprecationHeaders(w.Header())
 		}
 		use := &legacyUse{}
+		// The event is about the request next serves: the router and the
+		// proxy set its Pattern (the route), not the one of r.
+		inner := r.WithContext(context.WithValue(r.Context(), legacyUseKey{}, use))
 		lw := &legacyWriter{ResponseWriter: w, started: func(status int) {
 			use.mu.Lock()
 			id := use.userID
 			use.mu.Unlock()
 			if id != "" && status != http.StatusUnauthorized {
-				s.legacyUsed(r, win, id)
+				s.legacyUsed(inner, win, id)
 			}
 		}}
-		next.ServeHTTP(lw, r.WithContext(context.WithValue(r.Context(), legacyUseKey{}, use)))
+		next.ServeHTTP(lw, inner)
 	})
 }
 
