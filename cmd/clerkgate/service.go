@@ -19,6 +19,7 @@ import (
 	"github.com/clerkgate/clerkgate/internal/httpapi"
 	"github.com/clerkgate/clerkgate/internal/identity"
 	"github.com/clerkgate/clerkgate/internal/legacy"
+	"github.com/clerkgate/clerkgate/internal/machine"
 	"github.com/clerkgate/clerkgate/internal/metrics"
 	"github.com/clerkgate/clerkgate/internal/policy"
 	"github.com/clerkgate/clerkgate/internal/security"
@@ -165,6 +166,11 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *se
 		}
 	}
 	if s.clerk != nil {
+		mv, err := machine.New(machine.Options{Client: s.clerk})
+		if err != nil {
+			return nil, err
+		}
+		deps.Machines = machine.Adapter[httpapi.Machine]{Verifier: mv, Convert: func(m machine.Machine) httpapi.Machine { return httpapi.Machine(m) }}
 		deps.Clerk = s.clerk // only when set: a nil *Client in the interface would not be nil
 		deps.Runs = usersync.NewRuns(s.runCtx, s.syncer, s.reconcileClerk())
 	}
