@@ -65,11 +65,13 @@ type UserStore interface {
 	// SaveClerkUser stores u (which must have a ClerkUserID) atomically: it
 	// inserts it when no row has that Clerk id, and otherwise overwrites the
 	// row unless the row is a tombstone or its ClerkUpdatedAt is newer than
-	// u's (equal versions overwrite, so a replay is harmless). A new row gets
-	// u.ID if set, else NewUserID, and u.CreatedAt if set, else now; an
-	// overwrite keeps the row's ID and CreatedAt. UpdatedAt is set to now
-	// whenever the row changes. It returns the row as stored and whether it
-	// changed: an overwrite with the same content changes nothing.
+	// u's (equal versions overwrite, so a replay is harmless;
+	// UserEventStore.SaveClerkUserEvent can report such a tie instead). A
+	// new row gets u.ID if set, else NewUserID, and u.CreatedAt if set,
+	// else now; an overwrite keeps the row's ID and CreatedAt. UpdatedAt is
+	// set to now whenever the row changes. It returns the row as stored and
+	// whether it changed: an overwrite with the same content changes
+	// nothing.
 	//
 	// A tombstone is written by saving a User with DeletedAt set and the
 	// personal fields already erased by the caller. It overwrites a live row
@@ -88,6 +90,74 @@ type UserStore interface {
 	ListUsers(ctx context.Context, q UserQuery) ([]*User, string, error)
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error
+}
+
+// UserEvent is a change of a Clerk user together with the webhook message
+// that carried it, as UserEventStore.SaveClerkUserEvent stores them.
+type UserEvent struct {
+	// User is the user to store, as SaveClerkUser takes it (a tombstone
+	// too).
+	User *User
+	// Record is the message, as SaveWebhookRecord takes it.
+	Record WebhookRecord
+	// ReportAbsent: when no row has User's Clerk id (a tombstone is a
+	// row), nothing is written and the result is Absent, so that the
+	// caller can first look for a local user to link (one who existed
+	// before Clerk). Without it such a User is inserted.
+	ReportAbsent bool
+	// ReportTie: when the row and User are both live and have the same
+	// ClerkUpdatedAt but other content (any field an overwrite would
+	// change, as SaveClerkUser compares them: two versions with one
+	// updated_at, which no order tells apart), nothing is written and the
+	// result is Tie, so that the caller can settle which is Clerk's
+	// latest. Without it the tie overwrites, as in SaveClerkUser.
+	ReportTie bool
+}
+
+// UserEventResult is what SaveClerkUserEvent did. At most one of
+// Duplicate, Absent and Tie is set; when none is, the message is recorded
+// and the user stored, in one transaction.
+type UserEventResult struct {
+	// Duplicate: a record of the message id exists already; nothing was
+	// written.
+	Duplicate bool
+	// Absent: no row has the user's Clerk id (only with ReportAbsent);
+	// nothing was written.
+	Absent bool
+	// Tie: the row has the user's version but other content (only with
+	// ReportTie); nothing was written.
+	Tie bool
+	// User is the row as stored when the message was recorded (changed or
+	// not), nil otherwise.
+	User *User
+	// Changed reports whether the row changed, as SaveClerkUser does.
+	Changed bool
+}
+
+// UserEventStore stores a user change and the record of the webhook
+// message that carried it in one transaction, so that a message is recorded
+// exactly when its change is stored: one commit per event, and no window in
+// which a change is stored but its message not yet recorded.
+type UserEventStore interface {
+	// SaveClerkUserEvent records ev.Record and stores ev.User in one
+	// transaction. A User or Record that SaveClerkUser or
+	// SaveWebhookRecord would refuse is CodeInvalidRequest, checked first.
+	// Then a record of ev.Record.MessageID that exists already wins over
+	// everything else: nothing is written, whatever the user, and the
+	// result is Duplicate (the caller reads the record to tell a retry
+	// from a replay with another body). Otherwise the user is stored under
+	// the rules of UserStore.SaveClerkUser (ordering by ClerkUpdatedAt,
+	// tombstones, Changed, a ProcessedAt of zero being now), except where
+	// ReportAbsent or ReportTie ask for a report instead, when neither the
+	// user nor the record is written. The record is written whenever the
+	// user is stored, changed or not: a stale or repeated version is
+	// recorded too.
+	//
+	// Of concurrent saves of one message id at most one records it; the
+	// others report Duplicate (or Absent or Tie, writing nothing either),
+	// and only the one that records it has written its user. A User whose
+	// ID belongs to another row is CodeConflict, and nothing is written.
+	SaveClerkUserEvent(ctx context.Context, ev UserEvent) (UserEventResult, error)
 }
 
 // LinkStore links users that existed before Clerk (legacy users, with no
