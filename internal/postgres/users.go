@@ -16,15 +16,18 @@ import (
 const userColumns = `id, clerk_user_id, email, email_verified, first_name, last_name, image_url, role,
 	public_metadata, external_id, banned, last_sign_in_at, clerk_updated_at, created_at, updated_at, deleted_at`
 
-// saveUser inserts a user or overwrites the row with its Clerk id under the
-// conditions of clerkgate.UserStore.SaveClerkUser, in one statement: the
-// WHERE of the upsert skips tombstones, older versions and overwrites that
-// would change nothing, and RETURNING yields the row only when it changed.
-// ON CONFLICT locks the existing row, so concurrent saves of one user are
-// applied one after the other, each against the latest version.
-const saveUser = `INSERT INTO users AS u (` + userColumns + `)
+// upsertUser inserts a user or overwrites the row with its Clerk id under
+// the conditions of clerkgate.UserStore.SaveClerkUser, in one statement.
+const upsertUser = `INSERT INTO users AS u (` + userColumns + `)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-ON CONFLICT (clerk_user_id) DO UPDATE SET
+` + onConflictUser
+
+// onConflictUser is the conflict clause of upsertUser: its WHERE skips
+// tombstones, older versions and overwrites that would change nothing.
+// ON CONFLICT locks the existing row (also when the WHERE leaves it
+// alone), so concurrent saves of one user are applied one after the
+// other, each against the latest version.
+const onConflictUser = `ON CONFLICT (clerk_user_id) DO UPDATE SET
 	email            = EXCLUDED.email,
 	email_verified   = EXCLUDED.email_verified,
 	first_name       = EXCLUDED.first_name,
@@ -45,7 +48,11 @@ WHERE u.deleted_at IS NULL
 	IS DISTINCT FROM
 		(EXCLUDED.email, EXCLUDED.email_verified, EXCLUDED.first_name, EXCLUDED.last_name, EXCLUDED.image_url,
 		EXCLUDED.role, EXCLUDED.public_metadata, EXCLUDED.external_id, EXCLUDED.banned, EXCLUDED.last_sign_in_at,
-		EXCLUDED.clerk_updated_at, EXCLUDED.deleted_at)
+		EXCLUDED.clerk_updated_at, EXCLUDED.deleted_at)`
+
+// saveUser is upsertUser for SaveClerkUser: RETURNING yields the row only
+// when it changed.
+const saveUser = upsertUser + `
 RETURNING ` + userColumns
 
 // UserByID returns the user with local id id, tombstones included.
@@ -74,19 +81,7 @@ func (s *Store) SaveClerkUser(ctx context.Context, u *clerkgate.User) (*clerkgat
 	if err := validUser(u); err != nil {
 		return nil, false, err
 	}
-	now := s.now().UTC().Truncate(time.Millisecond)
-	id := u.ID
-	if id == "" {
-		id = clerkgate.NewUserID(now)
-	}
-	created := u.CreatedAt
-	if created.IsZero() {
-		created = now
-	}
-	row := s.pool.QueryRow(ctx, saveUser,
-		id, u.ClerkUserID, u.Email, u.EmailVerified, u.FirstName, u.LastName, u.ImageURL, u.Role,
-		metadata(u.PublicMetadata), nullString(u.ExternalID), u.Banned, nullTime(u.LastSignInAt), u.ClerkUpdatedAt,
-		millis(created), now, nullTime(u.DeletedAt))
+	row := s.pool.QueryRow(ctx, saveUser, s.userArgs(u)...)
 	stored, err := scanUser(row)
 	switch {
 	case err == nil:
@@ -101,6 +96,26 @@ func (s *Store) SaveClerkUser(ctx context.Context, u *clerkgate.User) (*clerkgat
 		return nil, false, err
 	}
 	return stored, false, nil
+}
+
+// userArgs are the 16 arguments of upsertUser for u: a new row gets u.ID
+// if set, else NewUserID, and u.CreatedAt if set, else now; UpdatedAt is
+// now.
+func (s *Store) userArgs(u *clerkgate.User, extra ...any) []any {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	id := u.ID
+	if id == "" {
+		id = clerkgate.NewUserID(now)
+	}
+	created := u.CreatedAt
+	if created.IsZero() {
+		created = now
+	}
+	return append([]any{
+		id, u.ClerkUserID, u.Email, u.EmailVerified, u.FirstName, u.LastName, u.ImageURL, u.Role,
+		metadata(u.PublicMetadata), nullString(u.ExternalID), u.Banned, nullTime(u.LastSignInAt), u.ClerkUpdatedAt,
+		millis(created), now, nullTime(u.DeletedAt),
+	}, extra...)
 }
 
 // validUser checks what SaveClerkUser requires of its argument.
