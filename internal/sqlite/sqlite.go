@@ -59,6 +59,8 @@ type Store struct {
 	saveWebhook, webhook  *sql.Stmt
 	saveMembership, deny  *sql.Stmt
 	saveEvent             *sql.Stmt
+	saveUserEvent, userW  *sql.Stmt // on the writer, for SaveClerkUserEvent
+	userExists            *sql.Stmt
 }
 
 // stmt returns *p, preparing query on db first if need be.
@@ -155,7 +157,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func (s *Store) Close() error {
 	var err error
 	s.mu.Lock()
-	for _, st := range []*sql.Stmt{s.save, s.byID, s.byClerkID, s.saveWebhook, s.webhook, s.saveMembership, s.deny, s.saveEvent} {
+	for _, st := range []*sql.Stmt{s.save, s.byID, s.byClerkID, s.saveWebhook, s.webhook, s.saveMembership, s.deny, s.saveEvent,
+		s.saveUserEvent, s.userW, s.userExists} {
 		if st != nil {
 			err = errors.Join(err, st.Close())
 		}

@@ -16,11 +16,11 @@ import (
 const userColumns = `id, clerk_user_id, email, email_verified, first_name, last_name, image_url, role,
 	public_metadata, external_id, banned, last_sign_in_at, clerk_updated_at, created_at, updated_at, deleted_at`
 
-// saveUser inserts a user or overwrites the row with its Clerk id under the
-// conditions of clerkgate.UserStore.SaveClerkUser, in one statement: the
+// upsertUser inserts a user or overwrites the row with its Clerk id under
+// the conditions of clerkgate.UserStore.SaveClerkUser, in one statement: the
 // WHERE of the upsert skips tombstones, older versions and overwrites that
-// would change nothing, and RETURNING yields the row only when it changed.
-const saveUser = `INSERT INTO users (` + userColumns + `)
+// would change nothing.
+const upsertUser = `INSERT INTO users (` + userColumns + `)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (clerk_user_id) DO UPDATE SET
 	email            = excluded.email,
@@ -49,7 +49,11 @@ WHERE users.deleted_at IS NULL
 		OR users.banned IS NOT excluded.banned
 		OR users.last_sign_in_at IS NOT excluded.last_sign_in_at
 		OR users.clerk_updated_at IS NOT excluded.clerk_updated_at
-		OR users.deleted_at IS NOT excluded.deleted_at)
+		OR users.deleted_at IS NOT excluded.deleted_at)`
+
+// saveUser is upsertUser for SaveClerkUser: RETURNING yields the row only
+// when it changed.
+const saveUser = upsertUser + `
 RETURNING ` + userColumns
 
 // UserByID returns the user with local id id, tombstones included.
@@ -83,24 +87,11 @@ func (s *Store) SaveClerkUser(ctx context.Context, u *clerkgate.User) (*clerkgat
 	if err := validUser(u); err != nil {
 		return nil, false, err
 	}
-	now := s.now()
-	id := u.ID
-	if id == "" {
-		id = clerkgate.NewUserID(now)
-	}
-	created := u.CreatedAt
-	if created.IsZero() {
-		created = now
-	}
 	st, err := s.stmt(ctx, &s.save, s.w, saveUser)
 	if err != nil {
 		return nil, false, mapError("save user", err)
 	}
-	row := st.QueryRowContext(ctx,
-		id, u.ClerkUserID, u.Email, u.EmailVerified, u.FirstName, u.LastName, u.ImageURL, u.Role,
-		metadata(u.PublicMetadata), nullString(u.ExternalID), u.Banned, nullMillis(u.LastSignInAt), u.ClerkUpdatedAt,
-		created.UnixMilli(), now.UnixMilli(), nullMillis(u.DeletedAt))
-	stored, err := scanUser(row)
+	stored, err := scanUser(st.QueryRowContext(ctx, s.userArgs(u)...))
 	switch {
 	case err == nil:
 		return stored, true, nil
@@ -114,6 +105,26 @@ func (s *Store) SaveClerkUser(ctx context.Context, u *clerkgate.User) (*clerkgat
 		return nil, false, err
 	}
 	return stored, false, nil
+}
+
+// userArgs are the 16 arguments of upsertUser for u: a new row gets u.ID
+// if set, else NewUserID, and u.CreatedAt if set, else now; UpdatedAt is
+// now.
+func (s *Store) userArgs(u *clerkgate.User, extra ...any) []any {
+	now := s.now()
+	id := u.ID
+	if id == "" {
+		id = clerkgate.NewUserID(now)
+	}
+	created := u.CreatedAt
+	if created.IsZero() {
+		created = now
+	}
+	return append([]any{
+		id, u.ClerkUserID, u.Email, u.EmailVerified, u.FirstName, u.LastName, u.ImageURL, u.Role,
+		metadata(u.PublicMetadata), nullString(u.ExternalID), u.Banned, nullMillis(u.LastSignInAt), u.ClerkUpdatedAt,
+		created.UnixMilli(), now.UnixMilli(), nullMillis(u.DeletedAt),
+	}, extra...)
 }
 
 // validUser checks what SaveClerkUser requires of its argument.

@@ -34,6 +34,10 @@ func (s *Store) WebhookRecord(ctx context.Context, messageID string) (*clerkgate
 // errWebhookNotFound is the answer for a message never processed.
 func errWebhookNotFound() error { return notFound("webhook message not found") }
 
+// insertWebhookRecord records a message unless its id is there.
+const insertWebhookRecord = `INSERT INTO webhook_messages (message_id, event_type, body_sha256, processed_at)
+	VALUES (?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING`
+
 // SaveWebhookRecord implements clerkgate.WebhookStore.SaveWebhookRecord
 // with an insert that does nothing when the id is there. A zero
 // ProcessedAt is now.
@@ -45,8 +49,7 @@ func (s *Store) SaveWebhookRecord(ctx context.Context, r clerkgate.WebhookRecord
 	if processed.IsZero() {
 		processed = s.now()
 	}
-	st, err := s.stmt(ctx, &s.saveWebhook, s.w, `INSERT INTO webhook_messages (message_id, event_type, body_sha256, processed_at)
-		VALUES (?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING`)
+	st, err := s.stmt(ctx, &s.saveWebhook, s.w, insertWebhookRecord)
 	if err != nil {
 		return false, mapError("save webhook record", err)
 	}
