@@ -1,6 +1,6 @@
 // Package storetest is the contract suite of clerkgate's stores (Store: the
-// users, legacy-user links, memberships, session denials, webhook records
-// and security events): one set of tests that every store (SQLite,
+// users, legacy-user links, memberships, session denials, webhook records,
+// user events and security events): one set of tests that every store (SQLite,
 // Postgres) passes, so that the rules the rest of clerkgate relies on hold
 // whatever the engine. A store's own test calls Run with a function that
 // opens a fresh, migrated, empty store, and the benchmarks
@@ -27,6 +27,7 @@ type Store interface {
 	clerkgate.MembershipStore
 	clerkgate.DenialStore
 	clerkgate.WebhookStore
+	clerkgate.UserEventStore
 	clerkgate.SecurityEventStore
 }
 
@@ -44,7 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	for _, tc := range userTests {
 		tests = append(tests, test{tc.name, func(t *testing.T, s Store) { tc.fn(t, s) }})
 	}
-	for _, group := range [][]test{linkTests, unlinkedTests, membershipTests, denialTests, webhookTests, securityTests} {
+	for _, group := range [][]test{linkTests, unlinkedTests, membershipTests, denialTests, webhookTests, userEventTests, securityTests} {
 		tests = append(tests, group...)
 	}
 	for _, tc := range tests {
