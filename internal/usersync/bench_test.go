@@ -78,8 +78,9 @@ func userEvent(buf []byte, n int, v int64) []byte {
 
 // BenchmarkIngestUserUpdated: signed user.updated events POSTed by
 // concurrent senders over loopback HTTP to the real handler, into Postgres;
-// each event is a new version of one of 1,000 users (verification,
-// idempotency lookup, upsert, webhook record: 3 statements, 2 commits).
+// each event is a new version of one of 1,000 users (verification, then
+// the webhook record and the upsert in one statement: SaveClerkUserEvent,
+// one round trip and one commit).
 func BenchmarkIngestUserUpdated(b *testing.B) {
 	url := postgresURL(b)
 	st, err := postgres.New(context.Background(), benchConfig(b, url, mustSchema(b, url)))

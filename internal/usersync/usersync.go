@@ -19,6 +19,7 @@ type Store interface {
 	clerkgate.MembershipStore
 	clerkgate.DenialStore
 	clerkgate.WebhookStore
+	clerkgate.UserEventStore
 }
 
 // Denier is the in-process deny list that the verifier reads on every
@@ -97,24 +98,34 @@ func (s *Syncer) saveUser(ctx context.Context, u *clerkgate.User) (*clerkgate.Us
 	if err != nil {
 		return nil, false, err
 	}
-	s.o.OnUser(stored)
-	if s.o.Denier != nil && changed {
-		switch {
-		case stored.Deleted() || stored.Banned:
-			s.o.Denier.DenyUser(stored.ClerkUserID)
-		default:
-			s.o.Denier.AllowUser(stored.ClerkUserID)
-		}
-	}
+	s.stored(stored, changed)
 	return stored, changed, nil
 }
 
-// tombstone erases a user's personal data and keeps the row (and its id)
-// as a tombstone that wins over any older event.
-func (s *Syncer) tombstone(ctx context.Context, clerkUserID string) (*clerkgate.User, bool, error) {
+// stored tells the caches of a user row written (changed or not), and
+// keeps the in-process deny list in step with bans and deletions.
+func (s *Syncer) stored(u *clerkgate.User, changed bool) {
+	s.o.OnUser(u)
+	if s.o.Denier != nil && changed {
+		switch {
+		case u.Deleted() || u.Banned:
+			s.o.Denier.DenyUser(u.ClerkUserID)
+		default:
+			s.o.Denier.AllowUser(u.ClerkUserID)
+		}
+	}
+}
+
+// tombstoneOf is the tombstone of a user deleted now: no personal data,
+// the row (and its id) kept, winning over any older event.
+func (s *Syncer) tombstoneOf(clerkUserID string) *clerkgate.User {
 	now := s.o.Now()
-	t := &clerkgate.User{ClerkUserID: clerkUserID, DeletedAt: now, ClerkUpdatedAt: now.UnixMilli()}
-	return s.saveUser(ctx, t)
+	return &clerkgate.User{ClerkUserID: clerkUserID, DeletedAt: now, ClerkUpdatedAt: now.UnixMilli()}
+}
+
+// tombstone stores the tombstone of a user.
+func (s *Syncer) tombstone(ctx context.Context, clerkUserID string) (*clerkgate.User, bool, error) {
+	return s.saveUser(ctx, s.tombstoneOf(clerkUserID))
 }
 
 // StoreUser stores a user that Clerk just returned (after an admin change),

@@ -9,10 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/clerk/clerk-sdk-go/v2"
-
 	"github.com/clerkgate/clerkgate"
-	"github.com/clerkgate/clerkgate/internal/clerkapi"
 )
 
 // Results of a webhook message, as metrics label them.
@@ -74,43 +71,42 @@ func (s *Syncer) HandleWebhook(ctx context.Context, m Message) (Outcome, error) 
 
 func (s *Syncer) handle(ctx context.Context, m Message) (Outcome, error) {
 	digest := sha256.Sum256(m.Body)
-	// Parsed first only so that a store failure is counted under the
-	// event's type; a known id wins over a body that does not parse.
 	var env envelope
-	parseErr := json.Unmarshal(m.Body, &env)
-	// A message id seen before changes nothing, whatever its body; another
-	// body under a known id is a replay.
-	rec, err := s.o.Store.WebhookRecord(ctx, m.ID)
-	switch {
-	case err == nil:
-		out := Outcome{Type: rec.EventType, Result: ResultDuplicate}
-		if !bytes.Equal(rec.BodySHA256, digest[:]) {
-			out.Replay = true
-			s.o.Security.Record(ctx, clerkgate.SecurityEvent{Kind: clerkgate.EventWebhookReplay, IP: m.IP, RequestID: m.RequestID},
-				map[string]any{"svix_id": m.ID, "type": rec.EventType})
-		}
-		return out, nil
-	case clerkgate.ErrorCode(err) != clerkgate.CodeNotFound:
-		return Outcome{Type: env.Type}, unavailable(err)
-	}
-	if parseErr != nil {
-		return Outcome{}, invalidEvent("the event is not a JSON object of the Clerk event shape")
+	if err := json.Unmarshal(m.Body, &env); err != nil {
+		return s.unusable(ctx, m, digest[:], Outcome{}, invalidEvent("the event is not a JSON object of the Clerk event shape"))
 	}
 	out := Outcome{Type: env.Type}
 	if env.Type == "" {
-		return out, invalidEvent("the event has no type")
+		return s.unusable(ctx, m, digest[:], out, invalidEvent("the event has no type"))
 	}
 	if len(env.Data) == 0 || bytes.Equal(env.Data, []byte("null")) || env.Data[0] != '{' {
-		return out, invalidEvent("the event has no data object")
+		return s.unusable(ctx, m, digest[:], out, invalidEvent("the event has no data object"))
 	}
-	if out.Result, err = s.apply(ctx, env, m); err != nil {
+	rec := clerkgate.WebhookRecord{MessageID: m.ID, EventType: env.Type, BodySHA256: digest[:], ProcessedAt: s.o.Now()}
+	switch env.Type {
+	case "user.created", "user.updated":
+		return s.handleUser(ctx, m, out, env.Data, rec)
+	case "user.deleted":
+		return s.handleUserDeleted(ctx, m, out, env.Data, rec)
+	}
+
+	// Other events go to stores of their own, and some of their changes
+	// are not harmless twice (a replay could deny another session), so a
+	// message id seen before is looked up first: it changes nothing,
+	// whatever its body.
+	dup, err := s.lookup(ctx, m, digest[:])
+	switch {
+	case err != nil:
+		return out, err
+	case dup != nil:
+		return *dup, nil
+	}
+	if out.Result, err = s.apply(ctx, env); err != nil {
 		return out, err
 	}
 	// The change is stored; remember the message. If this fails the sender
 	// retries and the change applies again, which changes nothing.
-	if _, err := s.o.Store.SaveWebhookRecord(ctx, clerkgate.WebhookRecord{
-		MessageID: m.ID, EventType: env.Type, BodySHA256: digest[:], ProcessedAt: s.o.Now(),
-	}); err != nil {
+	if _, err := s.o.Store.SaveWebhookRecord(ctx, rec); err != nil {
 		// A type the store cannot hold (a NUL inside an unknown type) is
 		// the sender's fault: answering "retry later" would make Svix
 		// retry it for days.
@@ -119,102 +115,57 @@ func (s *Syncer) handle(ctx context.Context, m Message) (Outcome, error) {
 	return out, nil
 }
 
-// apply makes the change of one event.
-func (s *Syncer) apply(ctx context.Context, env envelope, m Message) (string, error) {
+// duplicate is the outcome of a message whose id is recorded already
+// (known): it changes nothing, and another body under the id is a replay,
+// a security event.
+func (s *Syncer) duplicate(ctx context.Context, m Message, digest []byte, known *clerkgate.WebhookRecord) Outcome {
+	out := Outcome{Type: known.EventType, Result: ResultDuplicate}
+	if !bytes.Equal(known.BodySHA256, digest) {
+		out.Replay = true
+		s.o.Security.Record(ctx, clerkgate.SecurityEvent{Kind: clerkgate.EventWebhookReplay, IP: m.IP, RequestID: m.RequestID},
+			map[string]any{"svix_id": m.ID, "type": known.EventType})
+	}
+	return out
+}
+
+// unusable answers a message whose event cannot be used (invalid, a
+// CodeInvalidRequest error): a known message id still wins, as a duplicate
+// whatever its body, since a processed message changes nothing; otherwise
+// it is invalid. The lookup costs a read only on this rare path.
+func (s *Syncer) unusable(ctx context.Context, m Message, digest []byte, out Outcome, invalid error) (Outcome, error) {
+	dup, err := s.lookup(ctx, m, digest)
+	switch {
+	case err != nil:
+		return out, err
+	case dup != nil:
+		return *dup, nil
+	}
+	return out, invalid
+}
+
+// lookup returns the outcome of a message whose id is recorded already
+// (see duplicate), or nil for a new one.
+func (s *Syncer) lookup(ctx context.Context, m Message, digest []byte) (*Outcome, error) {
+	known, err := s.o.Store.WebhookRecord(ctx, m.ID)
+	switch {
+	case err == nil:
+		dup := s.duplicate(ctx, m, digest, known)
+		return &dup, nil
+	case clerkgate.ErrorCode(err) == clerkgate.CodeNotFound:
+		return nil, nil
+	}
+	return nil, unavailable(err)
+}
+
+// apply makes the change of an event other than a user's.
+func (s *Syncer) apply(ctx context.Context, env envelope) (string, error) {
 	switch env.Type {
-	case "user.created", "user.updated":
-		return s.applyUser(ctx, env.Data)
-	case "user.deleted":
-		return s.applyUserDeleted(ctx, env.Data, m)
 	case "session.revoked", "session.ended", "session.removed":
 		return s.applySessionEnd(ctx, env)
 	case "organizationMembership.created", "organizationMembership.updated", "organizationMembership.deleted":
 		return s.applyMembership(ctx, env)
 	}
 	return ResultIgnored, nil
-}
-
-func (s *Syncer) applyUser(ctx context.Context, data json.RawMessage) (string, error) {
-	var cu clerk.User
-	if err := json.Unmarshal(data, &cu); err != nil {
-		return "", invalidEvent("the user in the event has fields of the wrong type")
-	}
-	if !strings.HasPrefix(cu.ID, "user_") || cu.UpdatedAt <= 0 || cu.CreatedAt <= 0 {
-		return "", invalidEvent("the user in the event lacks id, created_at or updated_at")
-	}
-	u, err := s.settleTie(ctx, clerkapi.ConvertUser(&cu))
-	if err != nil {
-		return "", err
-	}
-	if u == nil {
-		return ResultStale, nil
-	}
-	if linked, err := s.linkNew(ctx, u); err != nil {
-		return "", storeError(err)
-	} else if linked {
-		return ResultProcessed, nil
-	}
-	stored, changed, err := s.saveUser(ctx, u)
-	if err != nil {
-		return "", storeError(err)
-	}
-	if !changed && (stored.Deleted() || stored.ClerkUpdatedAt > u.ClerkUpdatedAt) {
-		return ResultStale, nil
-	}
-	if s.o.ObserveLag != nil {
-		s.o.ObserveLag(s.o.Now().Sub(time.UnixMilli(u.ClerkUpdatedAt)))
-	}
-	return ResultProcessed, nil
-}
-
-// settleTie returns the user to store for an event's u. When the stored
-// row has the same version but other data, the event cannot say which of
-// the two is Clerk's latest, so Clerk is asked: its answer is stored (it is
-// as new or newer), or, when Clerk says the user is gone, nothing is (nil;
-// the user.deleted event follows). Without a Backend API, or when Clerk
-// cannot be reached, the event's data is stored as before; reconcile runs
-// settle it later.
-func (s *Syncer) settleTie(ctx context.Context, u *clerkgate.User) (*clerkgate.User, error) {
-	if s.o.Fetch == nil {
-		return u, nil
-	}
-	stored, err := s.o.Store.UserByClerkID(ctx, u.ClerkUserID)
-	switch {
-	case clerkgate.ErrorCode(err) == clerkgate.CodeNotFound:
-		return u, nil
-	case err != nil:
-		return nil, unavailable(err)
-	case stored.ClerkUpdatedAt != u.ClerkUpdatedAt || stored.Deleted() || !differs(u, stored):
-		return u, nil
-	}
-	current, err := s.o.Fetch(ctx, u.ClerkUserID)
-	switch {
-	case err == nil && current.ClerkUpdatedAt >= u.ClerkUpdatedAt:
-		return current, nil
-	case clerkgate.ErrorCode(err) == clerkgate.CodeNotFound:
-		return nil, nil
-	}
-	return u, nil
-}
-
-func (s *Syncer) applyUserDeleted(ctx context.Context, data json.RawMessage, m Message) (string, error) {
-	var d struct {
-		ID      string `json:"id"`
-		Deleted *bool  `json:"deleted"`
-	}
-	if err := json.Unmarshal(data, &d); err != nil || !strings.HasPrefix(d.ID, "user_") {
-		return "", invalidEvent("the deleted user in the event lacks an id")
-	}
-	stored, changed, err := s.tombstone(ctx, d.ID)
-	if err != nil {
-		return "", storeError(err)
-	}
-	if !changed {
-		return ResultDuplicate, nil
-	}
-	s.o.Security.Record(ctx, clerkgate.SecurityEvent{Kind: clerkgate.EventUserDeleted, UserID: stored.ID, IP: m.IP, RequestID: m.RequestID},
-		map[string]any{"clerk_user_id": d.ID, "source": "webhook"})
-	return ResultProcessed, nil
 }
 
 func (s *Syncer) applySessionEnd(ctx context.Context, env envelope) (string, error) {
