@@ -110,7 +110,12 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *se
 	io := identity.Options{Store: s.store, PolicyFunc: s.policies.Current,
 		Memberships: func(ctx context.Context, id string) ([]clerkgate.Membership, error) {
 			return s.store.Memberships(ctx, id, true)
-		}}
+		},
+		// s.syncer is made below, before any request.
+		Save: func(ctx context.Context, u *clerkgate.User) (*clerkgate.User, error) {
+			return s.syncer.StoreSeenUser(ctx, u)
+		},
+	}
 	if s.clerk != nil {
 		io.Clerk = identity.FetcherFunc(func(ctx context.Context, id string) (*clerkgate.User, error) {
 			u, _, err := s.clerk.GetUser(ctx, id)
