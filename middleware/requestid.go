@@ -2,9 +2,9 @@ package middleware
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
+
+	"github.com/clerkgate/clerkgate"
 )
 
 // RequestIDHeader is the header that carries the request id.
@@ -26,10 +26,7 @@ func (m *Middleware) withRequestID(w http.ResponseWriter, r *http.Request) *http
 	if m.noRequestID || RequestID(r.Context()) != "" {
 		return r
 	}
-	id := r.Header.Get(RequestIDHeader)
-	if !saneRequestID(id) {
-		id = newRequestID()
-	}
+	id := clerkgate.RequestIDOrNew(r.Header.Get(RequestIDHeader))
 	w.Header().Set(RequestIDHeader, id)
 	return r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 }
@@ -41,26 +38,4 @@ func requestIDOf(w http.ResponseWriter, r *http.Request) string {
 		return id
 	}
 	return w.Header().Get(RequestIDHeader)
-}
-
-// saneRequestID reports whether a client-sent X-Request-Id may be echoed:
-// 1 to 128 characters of letters, digits and ._:- (as the service).
-func saneRequestID(s string) bool {
-	if len(s) == 0 || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// newRequestID returns 24 random hex digits.
-func newRequestID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
