@@ -5,11 +5,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/clerkgate/clerkgate/internal/migrations"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -35,38 +33,11 @@ type Migration struct {
 	AppliedAt time.Time // zero unless applied
 }
 
-// migration is an embedded migration.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
 // loadMigrations returns the embedded migrations in version order.
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
+func loadMigrations() ([]migrations.Migration, error) {
+	ms, err := migrations.Load(migrationFiles, "migrations")
 	if err != nil {
-		return nil, fmt.Errorf("postgres: read migrations: %w", err)
-	}
-	var ms []migration
-	for _, e := range entries {
-		base, ok := strings.CutSuffix(e.Name(), ".sql")
-		num, name, found := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || !found || err != nil || v < 1 || name == "" {
-			return nil, fmt.Errorf("postgres: migration file %q is not named NNNN_name.sql", e.Name())
-		}
-		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("postgres: read migration: %w", err)
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("postgres: migration versions must run 1..n without gaps or repeats, found %d at position %d", m.version, i+1)
-		}
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return ms, nil
 }
@@ -103,24 +74,24 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 // apply applies m unless it is applied already.
-func (s *Store) apply(ctx context.Context, m migration, latest int) error {
+func (s *Store) apply(ctx context.Context, m migrations.Migration, latest int) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("postgres: migration %d: begin: %w", m.version, err)
+		return fmt.Errorf("postgres: migration %d: begin: %w", m.Version, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))`, migrateLock)
 	if err != nil {
-		return fmt.Errorf("postgres: migration %d: lock: %w", m.version, err)
+		return fmt.Errorf("postgres: migration %d: lock: %w", m.Version, err)
 	}
 	if _, err := tx.Exec(ctx, createMigrationsTable); err != nil {
 		return fmt.Errorf("postgres: create schema_migrations: %w", err)
 	}
 	var newest int
 	var applied bool
-	err = tx.QueryRow(ctx, `SELECT coalesce(max(version), 0), coalesce(bool_or(version = $1), false) FROM schema_migrations`, m.version).Scan(&newest, &applied)
+	err = tx.QueryRow(ctx, `SELECT coalesce(max(version), 0), coalesce(bool_or(version = $1), false) FROM schema_migrations`, m.Version).Scan(&newest, &applied)
 	if err != nil {
-		return fmt.Errorf("postgres: migration %d: read schema_migrations: %w", m.version, err)
+		return fmt.Errorf("postgres: migration %d: read schema_migrations: %w", m.Version, err)
 	}
 	if newest > latest {
 		return fmt.Errorf("%w: it has version %d, this binary knows up to %d", ErrSchemaTooNew, newest, latest)
@@ -128,16 +99,16 @@ func (s *Store) apply(ctx context.Context, m migration, latest int) error {
 	if applied {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, m.sql, pgx.QueryExecModeSimpleProtocol); err != nil {
-		return fmt.Errorf("postgres: migration %d (%s): %w", m.version, m.name, err)
+	if _, err := tx.Exec(ctx, m.SQL, pgx.QueryExecModeSimpleProtocol); err != nil {
+		return fmt.Errorf("postgres: migration %d (%s): %w", m.Version, m.Name, err)
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-		m.version, m.name, s.now().UTC())
+		m.Version, m.Name, s.now().UTC())
 	if err != nil {
-		return fmt.Errorf("postgres: migration %d: record: %w", m.version, err)
+		return fmt.Errorf("postgres: migration %d: record: %w", m.Version, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("postgres: migration %d: commit: %w", m.version, err)
+		return fmt.Errorf("postgres: migration %d: commit: %w", m.Version, err)
 	}
 	return nil
 }
@@ -153,7 +124,7 @@ func (s *Store) MigrationStatus(ctx context.Context) ([]Migration, error) {
 	}
 	out := make([]Migration, len(ms))
 	for i, m := range ms {
-		out[i] = Migration{Version: m.version, Name: m.name}
+		out[i] = Migration{Version: m.Version, Name: m.Name}
 	}
 	var exists bool
 	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {

@@ -5,11 +5,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/clerkgate/clerkgate/internal/migrations"
 )
 
 // migrationFiles holds the migrations, one file per version named
@@ -32,38 +30,11 @@ type Migration struct {
 	AppliedAt time.Time // zero unless applied
 }
 
-// migration is an embedded migration.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
 // loadMigrations returns the embedded migrations in version order.
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
+func loadMigrations() ([]migrations.Migration, error) {
+	ms, err := migrations.Load(migrationFiles, "migrations")
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: read migrations: %w", err)
-	}
-	var ms []migration
-	for _, e := range entries {
-		base, ok := strings.CutSuffix(e.Name(), ".sql")
-		num, name, found := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || !found || err != nil || v < 1 || name == "" {
-			return nil, fmt.Errorf("sqlite: migration file %q is not named NNNN_name.sql", e.Name())
-		}
-		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: read migration: %w", err)
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("sqlite: migration versions must run 1..n without gaps or repeats, found %d at position %d", m.version, i+1)
-		}
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	return ms, nil
 }
@@ -98,17 +69,17 @@ func (s *Store) Migrate(ctx context.Context) error {
 // apply applies m unless it is applied already, in one transaction that
 // holds the write lock from its start (BEGIN IMMEDIATE), so the check and
 // the change see the same schema.
-func (s *Store) apply(ctx context.Context, m migration, latest int) error {
+func (s *Store) apply(ctx context.Context, m migrations.Migration, latest int) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: migration %d: begin: %w", m.version, err)
+		return fmt.Errorf("sqlite: migration %d: begin: %w", m.Version, err)
 	}
 	defer tx.Rollback()
 	var newest int
 	var applied bool
-	err = tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0), coalesce(max(version = ?), 0) FROM schema_migrations`, m.version).Scan(&newest, &applied)
+	err = tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0), coalesce(max(version = ?), 0) FROM schema_migrations`, m.Version).Scan(&newest, &applied)
 	if err != nil {
-		return fmt.Errorf("sqlite: migration %d: read schema_migrations: %w", m.version, err)
+		return fmt.Errorf("sqlite: migration %d: read schema_migrations: %w", m.Version, err)
 	}
 	if newest > latest {
 		return fmt.Errorf("%w: it has version %d, this binary knows up to %d", ErrSchemaTooNew, newest, latest)
@@ -116,16 +87,16 @@ func (s *Store) apply(ctx context.Context, m migration, latest int) error {
 	if applied {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("sqlite: migration %d (%s): %w", m.version, m.name, err)
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return fmt.Errorf("sqlite: migration %d (%s): %w", m.Version, m.Name, err)
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-		m.version, m.name, s.now().UnixMilli())
+		m.Version, m.Name, s.now().UnixMilli())
 	if err != nil {
-		return fmt.Errorf("sqlite: migration %d: record: %w", m.version, err)
+		return fmt.Errorf("sqlite: migration %d: record: %w", m.Version, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: migration %d: commit: %w", m.version, err)
+		return fmt.Errorf("sqlite: migration %d: commit: %w", m.Version, err)
 	}
 	return nil
 }
@@ -141,7 +112,7 @@ func (s *Store) MigrationStatus(ctx context.Context) ([]Migration, error) {
 	}
 	out := make([]Migration, len(ms))
 	for i, m := range ms {
-		out[i] = Migration{Version: m.version, Name: m.name}
+		out[i] = Migration{Version: m.Version, Name: m.Name}
 	}
 	var exists bool
 	err = s.r.QueryRowContext(ctx, `SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&exists)
