@@ -8,6 +8,7 @@ import (
 	"time"
 
 	clerkgate "github.com/clerkgate/clerkgate"
+	"github.com/clerkgate/clerkgate/internal/cursor"
 )
 
 // purgeBatch is how many security events one statement of
@@ -98,7 +99,7 @@ func (s *Store) SecurityEvents(ctx context.Context, q clerkgate.SecurityEventQue
 		where = append(where, "at >= "+arg(millis(q.Since)))
 	}
 	if q.Cursor != "" {
-		at, id, ok := decodeCursor(q.Cursor)
+		at, id, ok := cursor.Decode(q.Cursor)
 		if !ok {
 			return nil, "", errInvalid("invalid cursor")
 		}
@@ -138,7 +139,7 @@ func (s *Store) SecurityEvents(ctx context.Context, q clerkgate.SecurityEventQue
 	}
 	events = events[:limit]
 	last := events[limit-1]
-	return events, encodeCursor(last.At.UnixMilli(), last.ID), nil
+	return events, cursor.Encode(last.At.UnixMilli(), last.ID), nil
 }
 
 // PurgeSecurityEvents implements clerkgate.SecurityEventStore.PurgeSecurityEvents

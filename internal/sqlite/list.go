@@ -2,11 +2,10 @@ package sqlite
 
 import (
 	"context"
-	"encoding/base64"
-	"strconv"
 	"strings"
 
 	clerkgate "github.com/clerkgate/clerkgate"
+	"github.com/clerkgate/clerkgate/internal/cursor"
 )
 
 // Page sizes of ListUsers.
@@ -50,7 +49,7 @@ func (s *Store) ListUsers(ctx context.Context, q clerkgate.UserQuery) ([]*clerkg
 		args = append(args, p, p, p)
 	}
 	if q.Cursor != "" {
-		created, id, ok := decodeCursor(q.Cursor)
+		created, id, ok := cursor.Decode(q.Cursor)
 		if !ok {
 			return nil, "", errInvalid("invalid cursor")
 		}
@@ -95,43 +94,11 @@ func (s *Store) ListUsers(ctx context.Context, q clerkgate.UserQuery) ([]*clerkg
 	}
 	users = users[:limit]
 	last := users[limit-1]
-	return users, encodeCursor(last.CreatedAt.UnixMilli(), last.ID), nil
+	return users, cursor.Encode(last.CreatedAt.UnixMilli(), last.ID), nil
 }
 
 // escapeLike makes every character of s match itself in a LIKE pattern
 // with ESCAPE '\'.
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
-// maxCursor bounds the length of a cursor a client may send.
-const maxCursor = 256
-
-// The times a cursor may carry, in Unix ms: years 1 to 9999.
-const (
-	minMillis = -62135596800000
-	maxMillis = 253402300799999
-)
-
-// encodeCursor is the opaque cursor of the page after the row (created, id).
-func encodeCursor(created int64, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(created, 10) + ":" + id))
-}
-
-// decodeCursor reverses encodeCursor; ok is false for anything it did not
-// make.
-func decodeCursor(c string) (created int64, id string, ok bool) {
-	if len(c) > maxCursor {
-		return 0, "", false
-	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return 0, "", false
-	}
-	ms, id, found := strings.Cut(string(b), ":")
-	created, err = strconv.ParseInt(ms, 10, 64)
-	if !found || err != nil || id == "" || !validText(id) || created < minMillis || created > maxMillis {
-		return 0, "", false
-	}
-	return created, id, true
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	clerkgate "github.com/clerkgate/clerkgate"
+	"github.com/clerkgate/clerkgate/internal/cursor"
 )
 
 // purgeBatch is how many security events one statement of
@@ -96,7 +97,7 @@ func (s *Store) SecurityEvents(ctx context.Context, q clerkgate.SecurityEventQue
 		args = append(args, q.Since.UnixMilli())
 	}
 	if q.Cursor != "" {
-		at, id, ok := decodeCursor(q.Cursor)
+		at, id, ok := cursor.Decode(q.Cursor)
 		if !ok {
 			return nil, "", errInvalid("invalid cursor")
 		}
@@ -139,7 +140,7 @@ func (s *Store) SecurityEvents(ctx context.Context, q clerkgate.SecurityEventQue
 	}
 	events = events[:limit]
 	last := events[limit-1]
-	return events, encodeCursor(last.At.UnixMilli(), last.ID), nil
+	return events, cursor.Encode(last.At.UnixMilli(), last.ID), nil
 }
 
 // PurgeSecurityEvents implements clerkgate.SecurityEventStore.PurgeSecurityEvents
