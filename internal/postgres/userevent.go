@@ -6,10 +6,36 @@ import (
 	"time"
 
 	clerkgate "github.com/clerkgate/clerkgate"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
 var _ clerkgate.UserEventStore = (*Store)(nil)
+
+// changeUserEvent is the statement of the common case, an event that
+// changes a user who is stored already: upsertUser (with the tie condition
+// when $17 is true) on a row that exists, unless the message ($18..$21) is
+// recorded already, and the record written with the change and only with
+// it. A record that a concurrent save of the id committed after the
+// snapshot is a unique violation, which undoes the change too. When it
+// writes nothing, saveUserEvent tells why. It is the lean half of
+// SaveClerkUserEvent: the executor sets up every node of a statement on
+// each run, and saveUserEvent has many.
+const changeUserEvent = `WITH up AS (
+	INSERT INTO users AS u (` + userColumns + `)
+	SELECT $1::text, $2::text, $3::text, $4::boolean, $5::text, $6::text, $7::text, $8::text, $9::jsonb,
+		$10::text, $11::boolean, $12::timestamptz, $13::bigint, $14::timestamptz, $15::timestamptz, $16::timestamptz
+	WHERE EXISTS (SELECT 1 FROM users WHERE clerk_user_id = $2::text)
+		AND NOT EXISTS (SELECT 1 FROM webhook_messages WHERE message_id = $18::text)
+	` + onConflictUser + `
+		AND NOT ($17::boolean AND u.deleted_at IS NULL AND EXCLUDED.deleted_at IS NULL
+			AND u.clerk_updated_at = EXCLUDED.clerk_updated_at)
+	RETURNING ` + userColumns + `
+), rec AS (
+	INSERT INTO webhook_messages (message_id, event_type, body_sha256, processed_at)
+	SELECT $18::text, $19::text, $20::bytea, $21::timestamptz FROM up
+)
+SELECT * FROM up`
 
 // saveUserEvent is SaveClerkUserEvent in one statement, so one round trip
 // and one commit, as for a plain upsert. Its arguments are those of
@@ -71,8 +97,11 @@ const saveUserEvent = `WITH cur AS (
 SELECT v.duplicate, v.absent, v.tie, EXISTS (SELECT 1 FROM rec), s.*
 FROM verdict v LEFT JOIN stored s ON true`
 
-// SaveClerkUserEvent implements clerkgate.UserEventStore with
-// saveUserEvent, in one statement (so one transaction).
+// SaveClerkUserEvent implements clerkgate.UserEventStore: an event that
+// changes a stored user is one run of changeUserEvent; any other (a new
+// user, a duplicate, a stale version, a tie) is then one run of
+// saveUserEvent. Each statement is a transaction of its own, and the first
+// writes nothing unless it writes both the change and the record.
 func (s *Store) SaveClerkUserEvent(ctx context.Context, ev clerkgate.UserEvent) (clerkgate.UserEventResult, error) {
 	if err := validUser(ev.User); err != nil {
 		return clerkgate.UserEventResult{}, err
@@ -85,6 +114,17 @@ func (s *Store) SaveClerkUserEvent(ctx context.Context, ev clerkgate.UserEvent) 
 	if processed.IsZero() {
 		processed = s.now()
 	}
+	stored, err := scanUser(s.pool.QueryRow(ctx, changeUserEvent,
+		s.userArgs(ev.User, ev.ReportTie, r.MessageID, r.EventType, r.BodySHA256, millis(processed))...))
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil:
+		return clerkgate.UserEventResult{User: stored, Changed: true}, nil
+	case errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && pgErr.TableName == "webhook_messages":
+		return clerkgate.UserEventResult{Duplicate: true}, nil
+	case !errors.Is(err, pgx.ErrNoRows):
+		return clerkgate.UserEventResult{}, mapError("save user event", err)
+	}
 	// A row that appears between cur and up costs one more run; rows
 	// are never removed, so the next run sees it.
 	for range 3 {
@@ -95,7 +135,6 @@ func (s *Store) SaveClerkUserEvent(ctx context.Context, ev clerkgate.UserEvent) 
 		var row nullableUser
 		err := s.pool.QueryRow(ctx, saveUserEvent, args...).Scan(
 			append([]any{&res.Duplicate, &res.Absent, &res.Tie, &recorded, &changed}, row.dest()...)...)
-		var pgErr *pgconn.PgError
 		switch {
 		case errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && pgErr.TableName == "webhook_messages":
 			return clerkgate.UserEventResult{Duplicate: true}, nil

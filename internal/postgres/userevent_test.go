@@ -128,6 +128,27 @@ func TestUserEventRecordRace(t *testing.T) {
 		t.Errorf("the duplicate's user was written (err %v)", err)
 	}
 
+	// The same for a change of a stored user (the lean statement).
+	if _, _, err := s.SaveClerkUser(t.Context(), &clerkgate.User{ClerkUserID: "user_race_stored", ClerkUpdatedAt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, end := range []string{"commit", "rollback"} {
+		msg := "msg_race_stored_" + end
+		tx = holdTx(t, schema, hold, msg, other[:])
+		res = saveWhileHeld(t, s, schema, tx, map[string]func(context.Context) error{"commit": tx.Commit, "rollback": tx.Rollback}[end],
+			clerkgate.UserEvent{User: &clerkgate.User{ClerkUserID: "user_race_stored", FirstName: end, ClerkUpdatedAt: 2}, Record: eventRecord(msg)})
+		u, err := s.UserByClerkID(t.Context(), "user_race_stored")
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case end == "commit" && (!res.Duplicate || u.ClerkUpdatedAt != 1):
+			t.Errorf("stored user, record committed meanwhile: %+v, user v%d; want Duplicate and v1", res, u.ClerkUpdatedAt)
+		case end == "rollback" && (res.Duplicate || !res.Changed || u.FirstName != "rollback"):
+			t.Errorf("stored user, record rolled back meanwhile: %+v, user %+v; want the change", res, u)
+		}
+	}
+
 	tx = holdTx(t, schema, hold, "msg_race_rollback", other[:])
 	res = saveWhileHeld(t, s, schema, tx, tx.Rollback, clerkgate.UserEvent{
 		User: &clerkgate.User{ClerkUserID: "user_race_rollback", ClerkUpdatedAt: 1}, Record: eventRecord("msg_race_rollback")})
