@@ -21,17 +21,13 @@ import (
 // legacy user to link first; two versions with one updated_at are settled
 // by asking Clerk.
 
-// handleUser applies user.created or user.updated and records the message
-// with it.
-func (s *Syncer) handleUser(ctx context.Context, m Message, out Outcome, data json.RawMessage, rec clerkgate.WebhookRecord) (Outcome, error) {
-	var cu clerk.User
-	if err := json.Unmarshal(data, &cu); err != nil {
-		return s.unusable(ctx, m, rec.BodySHA256, out, invalidEvent("the user in the event has fields of the wrong type"))
-	}
+// handleUser applies user.created or user.updated, whose user is cu, and
+// records the message with it.
+func (s *Syncer) handleUser(ctx context.Context, m Message, out Outcome, cu *clerk.User, rec clerkgate.WebhookRecord) (Outcome, error) {
 	if !strings.HasPrefix(cu.ID, "user_") || cu.UpdatedAt <= 0 || cu.CreatedAt <= 0 {
 		return s.unusable(ctx, m, rec.BodySHA256, out, invalidEvent("the user in the event lacks id, created_at or updated_at"))
 	}
-	ev := clerkgate.UserEvent{User: clerkapi.ConvertUser(&cu), Record: rec, ReportAbsent: true, ReportTie: s.o.Fetch != nil}
+	ev := clerkgate.UserEvent{User: clerkapi.ConvertUser(cu), Record: rec, ReportAbsent: true, ReportTie: s.o.Fetch != nil}
 	res, err := s.saveEvent(ctx, ev)
 	if err == nil && res.Absent {
 		// Not stored yet: the local user it is, if any, is linked

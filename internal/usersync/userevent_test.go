@@ -2,6 +2,7 @@ package usersync_test
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -238,5 +239,33 @@ func TestWebhookLinkRecorded(t *testing.T) {
 		if out, err := f.deliver(t, "msg_link_1", body); err != nil || out.Result != "duplicate" {
 			t.Errorf("retry: %+v, %v", out, err)
 		}
+	})
+}
+
+// TestWebhookUserEventLayout: a user event is decoded in one pass when
+// its body looks like Clerk's compact JSON, and in two otherwise; both
+// store the same.
+func TestWebhookUserEventLayout(t *testing.T) {
+	t.Parallel()
+	eachEngine(t, func(t *testing.T, db database) {
+		st := db.open(t)
+		f := newFixture(st)
+		compact := event(t, "user.updated", clerkUser("user_compact", baseMillis, set("first_name", "Grace")))
+		var v any
+		if err := json.Unmarshal(event(t, "user.updated", clerkUser("user_indented", baseMillis, set("first_name", "Grace"))), &v); err != nil {
+			t.Fatal(err)
+		}
+		indented, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.mustDeliver(t, "processed", compact)
+		f.mustDeliver(t, "processed", indented)
+		a, b := mustUser(t, st, "user_compact"), mustUser(t, st, "user_indented")
+		if a.FirstName != "Grace" || b.FirstName != "Grace" || a.ClerkUpdatedAt != b.ClerkUpdatedAt || a.Email != "user_compact@example.test" ||
+			b.Email != "user_indented@example.test" || a.EmailVerified != b.EmailVerified || a.LastSignInAt != b.LastSignInAt {
+			t.Errorf("compact %+v\nindented %+v", a, b)
+		}
+		wantObserved(t, f, "user.updated processed", "user.updated processed")
 	})
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clerk/clerk-sdk-go/v2"
+
 	"github.com/clerkgate/clerkgate"
 )
 
@@ -69,8 +71,31 @@ func (s *Syncer) HandleWebhook(ctx context.Context, m Message) (Outcome, error) 
 	return out, err
 }
 
+// userEnvelope is a user.created or user.updated event decoded in one
+// pass, the common case; envelope and then its data is two.
+type userEnvelope struct {
+	Type string      `json:"type"`
+	Data *clerk.User `json:"data"`
+}
+
+// userChangeHint is in the body of most user.created and user.updated
+// events (Clerk's JSON is compact): a hint of which decoding to try first,
+// never a test of what the event is.
+var userChangeHint = []byte(`"type":"user.`)
+
 func (s *Syncer) handle(ctx context.Context, m Message) (Outcome, error) {
 	digest := sha256.Sum256(m.Body)
+	record := func(eventType string) clerkgate.WebhookRecord {
+		return clerkgate.WebhookRecord{MessageID: m.ID, EventType: eventType, BodySHA256: digest[:], ProcessedAt: s.o.Now()}
+	}
+	if bytes.Contains(m.Body, userChangeHint) {
+		var ue userEnvelope
+		if json.Unmarshal(m.Body, &ue) == nil && (ue.Type == "user.created" || ue.Type == "user.updated") && ue.Data != nil {
+			return s.handleUser(ctx, m, Outcome{Type: ue.Type}, ue.Data, record(ue.Type))
+		}
+		// Anything else, or a body that did not decode so, goes the
+		// general way, which tells what is wrong with it.
+	}
 	var env envelope
 	if err := json.Unmarshal(m.Body, &env); err != nil {
 		return s.unusable(ctx, m, digest[:], Outcome{}, invalidEvent("the event is not a JSON object of the Clerk event shape"))
@@ -82,10 +107,14 @@ func (s *Syncer) handle(ctx context.Context, m Message) (Outcome, error) {
 	if len(env.Data) == 0 || bytes.Equal(env.Data, []byte("null")) || env.Data[0] != '{' {
 		return s.unusable(ctx, m, digest[:], out, invalidEvent("the event has no data object"))
 	}
-	rec := clerkgate.WebhookRecord{MessageID: m.ID, EventType: env.Type, BodySHA256: digest[:], ProcessedAt: s.o.Now()}
+	rec := record(env.Type)
 	switch env.Type {
 	case "user.created", "user.updated":
-		return s.handleUser(ctx, m, out, env.Data, rec)
+		var cu clerk.User
+		if err := json.Unmarshal(env.Data, &cu); err != nil {
+			return s.unusable(ctx, m, digest[:], out, invalidEvent("the user in the event has fields of the wrong type"))
+		}
+		return s.handleUser(ctx, m, out, &cu, rec)
 	case "user.deleted":
 		return s.handleUserDeleted(ctx, m, out, env.Data, rec)
 	}
