@@ -37,8 +37,9 @@ const changeUserEvent = `WITH up AS (
 )
 SELECT * FROM up`
 
-// saveUserEvent is SaveClerkUserEvent in one statement, so one round trip
-// and one commit, as for a plain upsert. Its arguments are those of
+// saveUserEvent is the whole of SaveClerkUserEvent in one statement (one
+// round trip, one commit), run when changeUserEvent wrote nothing. Its
+// arguments are those of
 // upsertUser ($1..$16), then ReportTie ($17), ReportAbsent ($18) and the
 // record ($19..$22). Step by step:
 //
