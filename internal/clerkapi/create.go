@@ -132,31 +132,7 @@ func (c *Client) UsersByEmail(ctx context.Context, email string) ([]*clerkgate.U
 
 // findUsers lists the users whose param equals value.
 func (c *Client) findUsers(ctx context.Context, param, value string) ([]*clerkgate.User, error) {
-	req := clerk.NewAPIRequest(http.MethodGet, "/users")
-	req.SetParams(&findUsersParams{param: param, value: value})
-	var page userPage
-	err := c.call(ctx, opFindUsers, func(ctx context.Context) error {
-		if err := c.backend.Call(ctx, req, &page); err != nil {
-			return err
-		}
-		if len(page) > maxFound {
-			return errUnexpected("a page longer than its limit")
-		}
-		for _, u := range page {
-			if err := checkUser(u, ""); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*clerkgate.User, len(page))
-	for i, u := range page {
-		out[i] = ConvertUser(u)
-	}
-	return out, nil
+	return c.usersPage(ctx, opFindUsers, &findUsersParams{param: param, value: value}, maxFound)
 }
 
 // findUsersParams is the query of a lookup through GET /v1/users.

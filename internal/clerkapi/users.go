@@ -93,14 +93,20 @@ func (c *Client) listUsers(ctx context.Context, limit, offset int, afterID strin
 	}
 	// GET /v1/users directly: the SDK's user.List also calls /users/count
 	// on every page, which a walk through every user does not need.
+	return c.usersPage(ctx, opListUsers, &listUsersParams{limit: limit, offset: offset, after: afterID}, limit)
+}
+
+// usersPage makes one GET /v1/users call with params and converts the
+// answer, refusing a page longer than max or a user without an id.
+func (c *Client) usersPage(ctx context.Context, op operation, params clerk.Params, max int) ([]*clerkgate.User, error) {
 	req := clerk.NewAPIRequest(http.MethodGet, "/users")
-	req.SetParams(&listUsersParams{limit: limit, offset: offset, after: afterID})
+	req.SetParams(params)
 	var page userPage
-	err := c.call(ctx, opListUsers, func(ctx context.Context) error {
+	err := c.call(ctx, op, func(ctx context.Context) error {
 		if err := c.backend.Call(ctx, req, &page); err != nil {
 			return err
 		}
-		if len(page) > limit {
+		if len(page) > max {
 			return errUnexpected("a page longer than its limit")
 		}
 		for _, u := range page {
