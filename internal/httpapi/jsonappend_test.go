@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -42,4 +44,17 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
 		}
 	})
+}
+
+// A value that cannot be encoded is answered as a 500 problem document.
+func TestWriteJSONFailureIsProblem(t *testing.T) {
+	t.Parallel()
+	rec := httptest.NewRecorder()
+	rec.Header().Set("X-Request-Id", "rid-1")
+	writeJSON(rec, http.StatusOK, map[string]any{"x": json.RawMessage("not json")})
+	var p problem
+	if rec.Code != 500 || rec.Header().Get("Content-Type") != "application/problem+json" ||
+		json.Unmarshal(rec.Body.Bytes(), &p) != nil || p.Code != "internal" || p.RequestID != "rid-1" {
+		t.Fatalf("%d %q %s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clerkgate/clerkgate"
 	"github.com/clerkgate/clerkgate/internal/identity"
 )
 
@@ -104,7 +105,16 @@ func timeOrNil(t time.Time) *time.Time {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		http.Error(w, `{"status":500}`, http.StatusInternalServerError)
+		// Only a value the service built itself can fail here (stored
+		// metadata that is not JSON): an internal error, as a problem
+		// document like every other error.
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusInternalServerError)
+		json.NewEncoder(w).Encode(problem{
+			Type: problemTypeBase + string(clerkgate.CodeInternal), Title: http.StatusText(http.StatusInternalServerError),
+			Status: http.StatusInternalServerError, Detail: "internal error", Code: string(clerkgate.CodeInternal),
+			RequestID: w.Header().Get("X-Request-Id"),
+		})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
