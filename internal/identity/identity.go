@@ -155,10 +155,13 @@ func (s *Service) load(ctx context.Context, clerkUserID string) (*entry, error) 
 		if e, ok := s.cache.get(clerkUserID, now); ok {
 			return e, nil
 		}
+		gen := s.cache.generation(clerkUserID)
 		u, err := s.o.Store.UserByClerkID(ctx, clerkUserID)
 		switch {
 		case err == nil && !placeholder(u):
-			return s.rememberWith(u, false, now, s.readMemberships(ctx, clerkUserID)), nil
+			e := s.entryOf(u, false, now, s.readMemberships(ctx, clerkUserID))
+			s.cache.putIfSame(clerkUserID, e, gen)
+			return e, nil
 		case err == nil || clerkgate.ErrorCode(err) == clerkgate.CodeNotFound:
 			return s.fetch(ctx, clerkUserID, now)
 		default:
@@ -254,6 +257,14 @@ func (s *Service) remember(u *clerkgate.User, pending bool, now time.Time) *entr
 // rememberWith caches u with its memberships; nil memberships keep those
 // already cached. The entry is complete before it is shared.
 func (s *Service) rememberWith(u *clerkgate.User, pending bool, now time.Time, ms map[string]clerkgate.Membership) *entry {
+	e := s.entryOf(u, pending, now, ms)
+	s.cache.put(u.ClerkUserID, e)
+	return e
+}
+
+// entryOf is the cache entry of u; nil memberships keep those already
+// cached.
+func (s *Service) entryOf(u *clerkgate.User, pending bool, now time.Time, ms map[string]clerkgate.Membership) *entry {
 	e := &entry{
 		user:         u,
 		metadataRole: s.policy().MetadataRole(u.PublicMetadata),
@@ -267,7 +278,6 @@ func (s *Service) rememberWith(u *clerkgate.User, pending bool, now time.Time, m
 			e.memberships = old.memberships
 		}
 	}
-	s.cache.put(u.ClerkUserID, e)
 	return e
 }
 
@@ -317,6 +327,8 @@ func (s *Service) Updated(u *clerkgate.User) {
 }
 
 // Forget drops a user from the cache; the next request reads the store.
+// A read of the store that began before Forget is not cached: it may have
+// missed the change that Forget stands for (another instance's write).
 func (s *Service) Forget(clerkUserID string) { s.cache.remove(clerkUserID) }
 
 // Reset empties the cache, after a policy reload for one.
@@ -338,6 +350,36 @@ type userCache struct {
 	max  int
 	m    map[string]*entry
 	busy map[string]time.Time // pending users with a retry claimed
+	// gens count the changes (put, remove, reset) of the users whose id
+	// hashes to each slot, so that a load from the store that raced with a
+	// change does not cache what it read before the change.
+	gens [genSlots]uint64
+}
+
+const genSlots = 256
+
+func genSlot(id string) int {
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint32(id[i])) * 16777619
+	}
+	return int(h % genSlots)
+}
+
+// generation is the change count of id's slot, to hand to putIfSame.
+func (c *userCache) generation(id string) uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gens[genSlot(id)]
+}
+
+// putIfSame caches e unless id's slot changed since gen was read.
+func (c *userCache) putIfSame(id string, e *entry, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gens[genSlot(id)] == gen {
+		c.putLocked(id, e)
+	}
 }
 
 func newUserCache(max int) *userCache {
@@ -356,6 +398,12 @@ func (c *userCache) get(id string, now time.Time) (*entry, bool) {
 
 func (c *userCache) put(id string, e *entry) {
 	c.mu.Lock()
+	c.gens[genSlot(id)]++
+	c.putLocked(id, e)
+	c.mu.Unlock()
+}
+
+func (c *userCache) putLocked(id string, e *entry) {
 	if _, ok := c.m[id]; !ok && len(c.m) >= c.max {
 		for k := range c.m { // drop an arbitrary entry
 			delete(c.m, k)
@@ -363,17 +411,20 @@ func (c *userCache) put(id string, e *entry) {
 		}
 	}
 	c.m[id] = e
-	c.mu.Unlock()
 }
 
 func (c *userCache) reset() {
 	c.mu.Lock()
 	clear(c.m)
+	for i := range c.gens {
+		c.gens[i]++
+	}
 	c.mu.Unlock()
 }
 
 func (c *userCache) remove(id string) {
 	c.mu.Lock()
+	c.gens[genSlot(id)]++
 	delete(c.m, id)
 	c.mu.Unlock()
 }

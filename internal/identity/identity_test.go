@@ -212,3 +212,61 @@ func TestOrgRoleAndPermissions(t *testing.T) {
 		t.Fatalf("role %q permissions %v", id.Role, id.Permissions)
 	}
 }
+
+// slowStore is a user store whose reads wait for a signal, so that a test
+// can change the user while a read is under way.
+type slowStore struct {
+	clerkgate.UserStore
+	reads   atomic.Int64
+	reading chan struct{}
+	release chan struct{}
+}
+
+func (s *slowStore) UserByClerkID(ctx context.Context, id string) (*clerkgate.User, error) {
+	u, err := s.UserStore.UserByClerkID(ctx, id)
+	if s.reads.Add(1) == 1 {
+		close(s.reading)
+		<-s.release
+	}
+	return u, err
+}
+
+// A read of the store that began before Forget (another instance changed
+// the user) is used for its request but not cached: the next request reads
+// the store again and sees the change.
+func TestForgetDuringLoad(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, _, err := f.store.SaveClerkUser(ctx, &clerkgate.User{ClerkUserID: "user_race", Role: "member", ClerkUpdatedAt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	st := &slowStore{UserStore: f.store, reading: make(chan struct{}), release: make(chan struct{})}
+	svc, err := identity.New(identity.Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *identity.Identity)
+	go func() {
+		id, err := svc.Resolve(ctx, claimsFor("user_race"))
+		if err != nil {
+			t.Error(err)
+		}
+		done <- id
+	}()
+	<-st.reading // the first read has begun; another instance bans the user
+	if _, _, err := f.store.SaveClerkUser(ctx, &clerkgate.User{ClerkUserID: "user_race", Role: "member", Banned: true, ClerkUpdatedAt: 2}); err != nil {
+		t.Fatal(err)
+	}
+	svc.Forget("user_race")
+	close(st.release)
+	if id := <-done; id == nil || id.User.Banned {
+		t.Fatalf("the request under way: %+v, want the user as read before the ban", id)
+	}
+	if _, err := svc.Resolve(ctx, claimsFor("user_race")); clerkgate.ErrorCode(err) != clerkgate.CodeSessionRevoked {
+		t.Fatalf("after Forget: %v, want session_revoked (the stale read was cached)", err)
+	}
+	if n := st.reads.Load(); n != 2 {
+		t.Fatalf("%d store reads, want 2", n)
+	}
+}
