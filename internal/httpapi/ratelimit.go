@@ -1,16 +1,33 @@
 package httpapi
 
 import (
+	"context"
 	"sync"
 	"time"
 )
 
+// SharedFailures counts failed authentications across instances (SPEC §11:
+// the limit is shared when Redis is configured).
+type SharedFailures interface {
+	// Fail counts one failure of ip against limit per window and returns
+	// how long ip is now blocked (0: it is not) and whether this failure
+	// started the block. It returns within a short timeout; an error means
+	// the shared count is out of reach, and the limiter counts in-process.
+	Fail(ctx context.Context, ip string, limit int, window time.Duration) (blocked time.Duration, started bool, err error)
+	// Blocked returns how long ip is blocked by failures counted on any
+	// instance (0: it is not), from memory: it does no I/O.
+	Blocked(ip string, now time.Time) time.Duration
+}
+
 // failureLimiter counts failed authentications per client IP in a fixed
 // window; past the limit the IP is refused (429) for a cooling period of one
-// window. Loopback is not exempt. It keeps at most maxTracked IPs.
+// window. Loopback is not exempt. It keeps at most maxTracked IPs. With a
+// shared count, failures are counted there, and in-process only while the
+// shared count is out of reach.
 type failureLimiter struct {
 	limit  int
 	window time.Duration
+	shared SharedFailures // nil: in-process only
 
 	mu sync.Mutex
 	m  map[string]*failureBucket
@@ -24,12 +41,16 @@ type failureBucket struct {
 
 const maxTracked = 100_000
 
-// newFailureLimiter returns nil (no limit) when limit is 0.
-func newFailureLimiter(limit int, window time.Duration) *failureLimiter {
+// sharedFailTimeout bounds the wait for the shared count.
+const sharedFailTimeout = time.Second
+
+// newFailureLimiter returns nil (no limit) when limit is 0. shared may be
+// nil.
+func newFailureLimiter(limit int, window time.Duration, shared SharedFailures) *failureLimiter {
 	if limit <= 0 || window <= 0 {
 		return nil
 	}
-	return &failureLimiter{limit: limit, window: window, m: map[string]*failureBucket{}}
+	return &failureLimiter{limit: limit, window: window, shared: shared, m: map[string]*failureBucket{}}
 }
 
 // blocked returns how long ip must wait, or 0.
@@ -37,19 +58,32 @@ func (l *failureLimiter) blocked(ip string, now time.Time) time.Duration {
 	if l == nil {
 		return 0
 	}
+	var wait time.Duration
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.m[ip]
-	if !ok || !now.Before(b.blockedUntil) {
-		return 0
+	if b, ok := l.m[ip]; ok && now.Before(b.blockedUntil) {
+		wait = b.blockedUntil.Sub(now)
 	}
-	return b.blockedUntil.Sub(now)
+	l.mu.Unlock()
+	if l.shared != nil {
+		wait = max(wait, l.shared.Blocked(ip, now))
+	}
+	return wait
 }
 
 // fail counts one failure and reports whether ip became blocked by it.
 func (l *failureLimiter) fail(ip string, now time.Time) bool {
 	if l == nil {
 		return false
+	}
+	if l.shared != nil {
+		// Counted even when the client has gone: aborting a request must
+		// not escape the count.
+		ctx, cancel := context.WithTimeout(context.Background(), sharedFailTimeout)
+		_, started, err := l.shared.Fail(ctx, ip, l.limit, l.window)
+		cancel()
+		if err == nil {
+			return started
+		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

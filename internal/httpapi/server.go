@@ -58,6 +58,8 @@ type Deps struct {
 	// AuthFailureWindow answer 429 afterwards; 0 is off.
 	AuthFailureLimit  int
 	AuthFailureWindow time.Duration
+	// SharedFailures, when set, counts those failures across instances.
+	SharedFailures SharedFailures
 	// ServeMetrics puts /metrics on this handler (false when
 	// CLERKGATE_METRICS_ADDR gives it a listener of its own).
 	ServeMetrics bool
@@ -117,7 +119,7 @@ func NewServer(d Deps) http.Handler {
 		store:    d.Store,
 		events:   d.Events,
 		policy:   d.Policy,
-		limiter:  newFailureLimiter(d.AuthFailureLimit, d.AuthFailureWindow),
+		limiter:  newFailureLimiter(d.AuthFailureLimit, d.AuthFailureWindow, d.SharedFailures),
 		now:      d.Now,
 		upstream: d.Upstream,
 		machines: d.Machines,
