@@ -114,7 +114,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 		return err
 	}
 	log.Info("configuration", slog.Any("config", cfg), slog.String("data_dir", dir))
-	svc, err := newService(ctx, cfg, log)
+	svc, err := newService(ctx, cfg, log, accessWriter(logOut, logCfg))
 	if err != nil {
 		return err
 	}

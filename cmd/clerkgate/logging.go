@@ -51,6 +51,18 @@ func newLogger(w io.Writer, cfg logConfig) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
+// accessWriter is where the HTTP server may write its access-log lines
+// itself: w for the JSON format, whose lines it formats exactly as slog's
+// JSON handler does, only faster; nil for the text format, whose lines go
+// through the logger. w must take each Write as one whole line, as
+// bufferedWriter does.
+func accessWriter(w io.Writer, cfg logConfig) io.Writer {
+	if cfg.Format != "json" {
+		return nil
+	}
+	return w
+}
+
 // secret is a string that never reaches a log line: slog shows it masked.
 type secret string
 

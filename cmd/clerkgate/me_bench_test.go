@@ -36,7 +36,7 @@ func BenchmarkMe(b *testing.B) {
 	defer logFile.Close()
 	logOut := newBufferedWriter(logFile) // as serve does
 	defer logOut.Close()
-	svc, err := newService(context.Background(), cfg, newLogger(logOut, cfg.Log))
+	svc, err := newService(context.Background(), cfg, newLogger(logOut, cfg.Log), accessWriter(logOut, cfg.Log))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer logOut.Close()
 	log := newLogger(logOut, cfg.Log)
 	log.Info("configuration", slog.Any("config", cfg))
-	svc, err := newService(ctx, cfg, log)
+	svc, err := newService(ctx, cfg, log, accessWriter(logOut, cfg.Log))
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -49,7 +50,10 @@ type service struct {
 
 // newService opens the store (migrating it unless told not to) and builds
 // every component. Nothing listens yet.
-func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *service, err error) {
+//
+// accessLog, when not nil, is where the HTTP server writes its access-log
+// lines directly (see accessWriter); nil sends them through log.
+func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger, accessLog io.Writer) (_ *service, err error) {
 	s := &service{cfg: cfg, log: log, metrics: metrics.New(), deny: &verify.MemoryDenyList{}}
 	if s.policies, err = policy.NewReloader(cfg.PolicyPath); err != nil {
 		return nil, fmt.Errorf("CLERKGATE_POLICY: %w", err)
@@ -142,6 +146,7 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger) (_ *se
 	}
 	deps := httpapi.Deps{
 		Logger:            log,
+		AccessLog:         accessLog,
 		Verifier:          s.verifier,
 		Identity:          s.identity,
 		Metrics:           s.metrics,

@@ -33,7 +33,7 @@ func runSync(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("configuration: CLERK_SECRET_KEY: sync needs the Backend API")
 	}
 	log := newLogger(stderr, cfg.Log)
-	svc, err := newService(ctx, cfg, log)
+	svc, err := newService(ctx, cfg, log, nil)
 	if err != nil {
 		return err
 	}

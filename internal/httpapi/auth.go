@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -51,7 +50,7 @@ func (s *server) authenticate(p verify.Policy, next func(http.ResponseWriter, *h
 			return
 		}
 		s.observeAuth("session", "ok", "")
-		next(w, r.WithContext(context.WithValue(r.Context(), identityKey, id)), id)
+		next(w, r, id)
 	})
 }
 

@@ -222,5 +222,5 @@ func (s *server) authenticateLegacy(w http.ResponseWriter, r *http.Request, ip, 
 		Role:        role,
 		Permissions: pol.PermissionsFor(role, nil),
 	}
-	next(w, r.WithContext(context.WithValue(r.Context(), identityKey, id)), id)
+	next(w, r, id)
 }

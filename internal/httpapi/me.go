@@ -71,8 +71,8 @@ func (s *server) handleMe(w http.ResponseWriter, r *http.Request, id *identity.I
 		resp.Actor = &meActor{Sub: c.Actor.Subject}
 	}
 	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Type", "application/json")
+	h["Cache-Control"] = headerNoStore
+	h["Content-Type"] = headerJSON
 	buf := mePool.Get().(*[]byte)
 	b := append(resp.appendJSON((*buf)[:0]), '\n')
 	w.WriteHeader(http.StatusOK)
@@ -82,6 +82,14 @@ func (s *server) handleMe(w http.ResponseWriter, r *http.Request, id *identity.I
 		mePool.Put(buf)
 	}
 }
+
+// Header values shared by every answer that sets them, assigned to the
+// header map directly (canonical keys) to save Header.Set's allocation.
+// Never modify them.
+var (
+	headerNoStore = []string{"no-store"}
+	headerJSON    = []string{"application/json"}
+)
 
 // mePool keeps /auth/me's encoding buffers.
 var mePool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}

@@ -12,14 +12,22 @@ import (
 
 type ctxKey int
 
-const (
-	requestIDKey ctxKey = iota
-	identityKey
-)
+// stateKey is the context key of the request's *reqState.
+const stateKey ctxKey = 0
+
+// reqState is what the service keeps of one request, in one allocation:
+// the writer that records the answer's status and size, and the request id.
+type reqState struct {
+	statusWriter
+	id       string
+	idHeader [1]string // X-Request-Id's value slice in the response header
+}
 
 func requestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if st, ok := ctx.Value(stateKey).(*reqState); ok {
+		return st.id
+	}
+	return ""
 }
 
 // statusWriter records what a handler wrote, for the access log and metrics.
@@ -56,16 +64,18 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := clerkgate.RequestIDOrNew(r.Header.Get("X-Request-Id"))
-		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
-		sw := &statusWriter{ResponseWriter: w}
+		st := &reqState{statusWriter: statusWriter{ResponseWriter: w}}
+		st.id = clerkgate.RequestIDOrNew(r.Header.Get("X-Request-Id"))
+		st.idHeader[0] = st.id
+		w.Header()["X-Request-Id"] = st.idHeader[:] // canonical key; saves Set's allocation
+		r = r.WithContext(context.WithValue(r.Context(), stateKey, st))
+		sw := &st.statusWriter
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.log.LogAttrs(r.Context(), slog.LevelError, "panic", slog.String("request_id", id),
+				s.log.LogAttrs(r.Context(), slog.LevelError, "panic", slog.String("request_id", st.id),
 					slog.Any("panic", p))
 				if sw.status == 0 {
 					writeProblem(sw, r, &clerkgate.Error{Code: clerkgate.CodeInternal})
@@ -75,22 +85,15 @@ func (s *server) observe(next http.Handler) http.Handler {
 			if route == "" {
 				route = "unmatched"
 			}
-			d := time.Since(start)
+			end := time.Now()
+			d := end.Sub(start)
 			if s.metrics != nil {
 				s.metrics.ObserveHTTP(route, sw.status, d)
 			}
-			if s.log.Enabled(r.Context(), slog.LevelInfo) {
-				s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-					slog.String("request_id", id),
-					slog.String("method", r.Method),
-					slog.String("route", route),
-					slog.String("path", r.URL.Path),
-					slog.Int("status", sw.status),
-					slog.Int64("bytes", sw.bytes),
-					slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-					slog.String("remote_ip", remoteIP(r)),
-				)
-			}
+			s.logAccess(r.Context(), end, &accessEntry{
+				requestID: st.id, method: r.Method, route: route, path: r.URL.Path,
+				status: sw.status, bytes: sw.bytes, duration: d, remoteIP: remoteIP(r),
+			})
 		}()
 		next.ServeHTTP(sw, r)
 	})
@@ -109,7 +112,7 @@ func remoteIP(r *http.Request) string {
 // limitBody bounds request bodies.
 func limitBody(n int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil {
+		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(w, r.Body, n)
 		}
 		next.ServeHTTP(w, r)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,10 +34,21 @@ type Metrics struct {
 	// proxied request (up to its response headers), by policy route.
 	ProxyUpstreamDuration *prometheus.HistogramVec
 
-	// children caches labelled series of the request path, so a request
-	// costs a map read instead of hashing label values.
-	children sync.Map // string -> prometheus.Counter or prometheus.Observer
+	// The labelled series of the request path, cached so that a request
+	// costs a map read (no allocation, no lock) instead of hashing label
+	// values.
+	httpCounts   cowMap[httpKey, prometheus.Counter]
+	httpDuration cowMap[string, prometheus.Observer]
+	authCounts   cowMap[authKey, prometheus.Counter]
+	proxyLatency cowMap[string, prometheus.Observer]
 }
+
+type httpKey struct {
+	route string
+	code  int
+}
+
+type authKey struct{ method, result, reason string }
 
 // New registers every series on a new registry.
 func New() *Metrics {
@@ -110,39 +122,70 @@ func (m *Metrics) Handler() http.Handler {
 
 // ObserveHTTP counts one request of a route pattern.
 func (m *Metrics) ObserveHTTP(route string, code int, d time.Duration) {
-	key := route + "\x00" + strconv.Itoa(code)
-	c, ok := m.children.Load(key)
-	if !ok {
-		c, _ = m.children.LoadOrStore(key, m.HTTPRequests.WithLabelValues(route, strconv.Itoa(code)))
-	}
-	c.(prometheus.Counter).Inc()
-	dk := "d\x00" + route
-	o, ok := m.children.Load(dk)
-	if !ok {
-		o, _ = m.children.LoadOrStore(dk, m.HTTPRequestDuration.WithLabelValues(route))
-	}
-	o.(prometheus.Observer).Observe(d.Seconds())
+	m.httpCounts.get(httpKey{route, code}, func() prometheus.Counter {
+		return m.HTTPRequests.WithLabelValues(route, strconv.Itoa(code))
+	}).Inc()
+	m.httpDuration.get(route, func() prometheus.Observer {
+		return m.HTTPRequestDuration.WithLabelValues(route)
+	}).Observe(d.Seconds())
 }
 
 // ObserveProxyUpstream records how long the upstream took for a request of
 // the policy route pattern route.
 func (m *Metrics) ObserveProxyUpstream(route string, d time.Duration) {
-	key := "p\x00" + route
-	o, ok := m.children.Load(key)
-	if !ok {
-		o, _ = m.children.LoadOrStore(key, m.ProxyUpstreamDuration.WithLabelValues(route))
-	}
-	o.(prometheus.Observer).Observe(d.Seconds())
+	m.proxyLatency.get(route, func() prometheus.Observer {
+		return m.ProxyUpstreamDuration.WithLabelValues(route)
+	}).Observe(d.Seconds())
 }
 
 // ObserveAuth counts one authentication decision.
 func (m *Metrics) ObserveAuth(method, result, reason string) {
-	key := "a\x00" + method + "\x00" + result + "\x00" + reason
-	c, ok := m.children.Load(key)
-	if !ok {
-		c, _ = m.children.LoadOrStore(key, m.AuthRequests.WithLabelValues(method, result, reason))
+	m.authCounts.get(authKey{method, result, reason}, func() prometheus.Counter {
+		return m.AuthRequests.WithLabelValues(method, result, reason)
+	}).Inc()
+}
+
+// cowMap is a copy-on-write map for the few label combinations of the
+// request path: reads are one atomic load and a map index, with no lock
+// and no allocation; a write (a combination's first use) copies the map.
+// The zero value is empty and ready.
+type cowMap[K comparable, V any] struct {
+	mu sync.Mutex // serializes writers
+	m  atomic.Pointer[map[K]V]
+}
+
+// get returns k's value, calling create (at most once per key) to make it.
+func (c *cowMap[K, V]) get(k K, create func() V) V {
+	if m := c.m.Load(); m != nil {
+		if v, ok := (*m)[k]; ok {
+			return v
+		}
 	}
-	c.(prometheus.Counter).Inc()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.m.Load()
+	if old != nil {
+		if v, ok := (*old)[k]; ok {
+			return v
+		}
+	}
+	next := make(map[K]V, 1+lenOf(old))
+	if old != nil {
+		for ok, ov := range *old {
+			next[ok] = ov
+		}
+	}
+	v := create()
+	next[k] = v
+	c.m.Store(&next)
+	return v
+}
+
+func lenOf[K comparable, V any](m *map[K]V) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
 }
 
 // ObserveClerkAPI counts one Backend API call; its signature fits

@@ -169,10 +169,28 @@ func (p *Policy) ResolveRoleFrom(metadataRole, orgRole string) string {
 
 // PermissionsFor returns the sorted, de-duplicated permissions of role plus
 // the organization permissions of the session (such as "org:teams:read").
+//
+// The result may share its array with the policy (the usual case of a role
+// without organization permissions costs no allocation): read it, never
+// write to it; its capacity ends at its length, so appending copies.
 func (p *Policy) PermissionsFor(role string, orgPermissions []string) []string {
-	perms := append(slices.Clone(p.Permissions[role]), orgPermissions...)
+	base := p.Permissions[role]
+	if len(orgPermissions) == 0 && sortedUnique(base) {
+		return base[:len(base):len(base)]
+	}
+	perms := append(slices.Clone(base), orgPermissions...)
 	sort.Strings(perms)
 	return slices.Compact(perms)
+}
+
+// sortedUnique reports whether ss is sorted with no repeats.
+func sortedUnique(ss []string) bool {
+	for i := 1; i < len(ss); i++ {
+		if ss[i-1] >= ss[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Allowed reports whether the granted permissions include need: exactly, by

@@ -45,6 +45,17 @@ func TestPermissions(t *testing.T) {
 	if want := []string{"org:teams:read", "profile:read", "profile:write"}; !slices.Equal(got, want) {
 		t.Fatalf("permissions %v, want %v", got, want)
 	}
+	// Without organization permissions the answer may be the policy's own
+	// slice: appending to it must not change the policy.
+	own := p.PermissionsFor("member", nil)
+	before := slices.Clone(own)
+	if len(own) > 0 {
+		grown := append(own, "zzz:injected")
+		grown[0] = "changed"
+	}
+	if again := p.PermissionsFor("member", nil); !slices.Equal(again, before) {
+		t.Fatalf("appending to the answer changed the policy: %v, was %v", again, before)
+	}
 	cases := []struct {
 		granted []string
 		need    string

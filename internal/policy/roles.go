@@ -113,7 +113,8 @@ func (b *builder) permissions(n *yaml.Node, path string) {
 				b.add(nodes[i].Line, "%s: %q is listed twice", index(ep, i), s)
 			}
 		}
-		perms[e.name] = vals
+		// Sorted as PermissionsFor answers them, which then needs no copy.
+		perms[e.name] = slices.Sorted(slices.Values(vals))
 	}
 	b.p.Permissions = perms
 }

@@ -1,0 +1,97 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// accessEntry is the access log's record of one request.
+type accessEntry struct {
+	requestID, method, route, path, remoteIP string
+	status                                   int
+	bytes                                    int64
+	duration                                 time.Duration
+}
+
+// logAccess writes the one access-log line of a request, at level info.
+// With Deps.AccessLog the line is formatted here, in the shape slog's JSON
+// handler gives it (the LOG_FORMAT=json format; a test holds the two
+// equal), because a slog record of these eight attributes costs a tenth of
+// a cached /auth/me request; otherwise it goes through the logger.
+func (s *server) logAccess(ctx context.Context, end time.Time, e *accessEntry) {
+	if !s.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	if s.accessLog == nil {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "request",
+			slog.String("request_id", e.requestID),
+			slog.String("method", e.method),
+			slog.String("route", e.route),
+			slog.String("path", e.path),
+			slog.Int("status", e.status),
+			slog.Int64("bytes", e.bytes),
+			slog.Float64("duration_ms", float64(e.duration.Microseconds())/1000),
+			slog.String("remote_ip", e.remoteIP),
+		)
+		return
+	}
+	buf := accessPool.Get().(*[]byte)
+	b := appendAccessJSON((*buf)[:0], end, e)
+	s.accessLog.Write(b) // a log line that cannot be written is not the client's problem
+	*buf = b
+	if cap(b) <= 16<<10 {
+		accessPool.Put(buf)
+	}
+}
+
+// accessPool keeps the access log's line buffers.
+var accessPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// appendAccessJSON appends e as one JSON line, with the keys and values
+// slog's JSON handler writes for the same record.
+func appendAccessJSON(b []byte, t time.Time, e *accessEntry) []byte {
+	b = append(b, `{"time":"`...)
+	b = t.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","level":"INFO","msg":"request","request_id":`...)
+	b = appendString(b, e.requestID)
+	b = append(b, `,"method":`...)
+	b = appendString(b, e.method)
+	b = append(b, `,"route":`...)
+	b = appendString(b, e.route)
+	b = append(b, `,"path":`...)
+	b = appendString(b, e.path)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(e.status), 10)
+	b = append(b, `,"bytes":`...)
+	b = strconv.AppendInt(b, e.bytes, 10)
+	b = append(b, `,"duration_ms":`...)
+	b = appendMillis(b, e.duration.Microseconds())
+	b = append(b, `,"remote_ip":`...)
+	b = appendString(b, e.remoteIP)
+	return append(b, "}\n"...)
+}
+
+// appendMillis appends us microseconds as milliseconds, the way
+// encoding/json writes float64(us)/1000: the shortest decimal, with no
+// trailing zeros.
+func appendMillis(b []byte, us int64) []byte {
+	if us < 0 {
+		b = append(b, '-')
+		us = -us
+	}
+	b = strconv.AppendInt(b, us/1000, 10)
+	frac := us % 1000
+	if frac == 0 {
+		return b
+	}
+	digits := [3]byte{byte('0' + frac/100), byte('0' + frac/10%10), byte('0' + frac%10)}
+	n := 3
+	for digits[n-1] == '0' {
+		n--
+	}
+	b = append(b, '.')
+	return append(b, digits[:n]...)
+}
