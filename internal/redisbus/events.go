@@ -74,6 +74,7 @@ func (b *Bus) publisher(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			b.flush()
 			return
 		case ev := <-b.queue:
 			batch = append(batch, ev)
@@ -111,6 +112,32 @@ func (b *Bus) publisher(ctx context.Context) {
 			b.o.Observe("publish", "ok")
 		}
 		batch = batch[:0]
+	}
+}
+
+// flush publishes what is still queued when the Bus stops (a command that
+// ends right after its changes), within one Timeout.
+func (b *Bus) flush() {
+	var batch []event
+	for len(batch) < maxBatch {
+		select {
+		case ev := <-b.queue:
+			batch = append(batch, ev)
+			continue
+		default:
+		}
+		break
+	}
+	if b.dropped.Load() || len(b.queue) > 0 {
+		batch = append(batch, event{Kind: kindResync})
+	}
+	if len(batch) == 0 || !b.up.Load() {
+		return
+	}
+	if err := b.send(context.Background(), batch); err != nil {
+		b.o.Observe("publish", "error")
+	} else {
+		b.o.Observe("publish", "ok")
 	}
 }
 

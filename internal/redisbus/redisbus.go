@@ -67,7 +67,8 @@ type Options struct {
 	// OnResync is told that events may have been missed: after every
 	// (re)subscription, and when another instance could not publish some.
 	OnResync func()
-	// OnState is told of each change between reachable and unreachable.
+	// OnState is told of each change between reachable and unreachable,
+	// and of the first failure when Redis is unreachable from the start.
 	OnState func(up bool, err error)
 	// Observe counts Redis operations: op is publish, receive or fail;
 	// result is ok, error, unavailable, dropped or invalid.
@@ -84,9 +85,10 @@ type Bus struct {
 	origin  string // this instance, so that it ignores its own messages
 	channel string
 
-	up      atomic.Bool
-	mu      sync.Mutex
-	lastErr error // why it is down
+	up       atomic.Bool
+	reported atomic.Bool // OnState was told that it is down
+	mu       sync.Mutex
+	lastErr  error // why it is down
 
 	queue   chan event
 	wake    chan struct{}
@@ -182,6 +184,7 @@ func (b *Bus) setUp() {
 	if b.up.Swap(true) {
 		return
 	}
+	b.reported.Store(false)
 	if b.o.OnState != nil {
 		b.o.OnState(true, nil)
 	}
@@ -191,7 +194,7 @@ func (b *Bus) setUp() {
 	}
 }
 
-// setDown records why the subscription ended.
+// setDown records why the subscription ended, or could not begin.
 func (b *Bus) setDown(err error) {
 	if err == nil {
 		err = errors.New("subscription ended")
@@ -199,7 +202,8 @@ func (b *Bus) setDown(err error) {
 	b.mu.Lock()
 	b.lastErr = err
 	b.mu.Unlock()
-	if b.up.Swap(false) && b.o.OnState != nil {
+	b.up.Store(false)
+	if !b.reported.Swap(true) && b.o.OnState != nil {
 		b.o.OnState(false, err)
 	}
 }

@@ -258,6 +258,9 @@ func TestUnreachable(t *testing.T) {
 	if err := b.Err(); err == nil || strings.Contains(err.Error(), "secretpw") {
 		t.Fatalf("Err() = %v", err)
 	}
+	if s := r.snapshot(); len(s.states) != 1 || s.states[0] {
+		t.Errorf("states %v, want one report of down", s.states)
+	}
 	start := time.Now()
 	for range 100 {
 		b.DenySession("sess_1", time.Time{})
