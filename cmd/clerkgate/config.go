@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clerkgate/clerkgate/internal/redisbus"
 	"github.com/clerkgate/clerkgate/verify"
 )
 
@@ -28,6 +29,7 @@ type serviceConfig struct {
 	Addr              string
 	DatabaseURL       string
 	RedisURL          string
+	RedisPrefix       string // keys and channel in Redis start with it
 	PolicyPath        string
 	Upstream          string
 	Leeway            time.Duration
@@ -153,9 +155,16 @@ func parseServiceConfig(getenv func(string) string, fl *serviceFlags, defAddr st
 	}
 	cfg.RedisURL = pick(fl.redisURL, getenv, "REDIS_URL")
 	if cfg.RedisURL != "" {
-		if u, err := url.Parse(cfg.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			bad("REDIS_URL", "not a redis:// or rediss:// URL")
+		if _, err := redisbus.ParseURL(cfg.RedisURL); err != nil { // its errors never show the password
+			bad("REDIS_URL", "%v", err)
 		}
+	}
+	cfg.RedisPrefix = redisbus.DefaultPrefix
+	if v := strings.TrimSpace(getenv("CLERKGATE_REDIS_PREFIX")); v != "" {
+		if err := redisbus.CheckPrefix(v); err != nil {
+			bad("CLERKGATE_REDIS_PREFIX", "%v", err)
+		}
+		cfg.RedisPrefix = v
 	}
 	cfg.PolicyPath = pick(fl.policy, getenv, "CLERKGATE_POLICY")
 	if cfg.PolicyPath != "" {
@@ -294,6 +303,7 @@ func (c serviceConfig) LogValue() slog.Value {
 		slog.String("CLERKGATE_ADDR", c.Addr),
 		slog.String("DATABASE_URL", maskURL(c.DatabaseURL)),
 		slog.String("REDIS_URL", maskURL(c.RedisURL)),
+		slog.String("CLERKGATE_REDIS_PREFIX", c.RedisPrefix),
 		slog.String("CLERKGATE_POLICY", c.PolicyPath),
 		slog.String("CLERKGATE_UPSTREAM", maskURL(c.Upstream)),
 		slog.Duration("CLERKGATE_LEEWAY", c.Leeway),
@@ -326,6 +336,8 @@ func maskURL(s string) string {
 	}
 	if _, has := u.User.Password(); has {
 		u.User = url.UserPassword(u.User.Username(), "****")
+		// url.URL escapes the stars; show them as typed.
+		return strings.Replace(u.String(), ":%2A%2A%2A%2A@", ":****@", 1)
 	}
 	return u.String()
 }

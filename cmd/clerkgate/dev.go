@@ -110,9 +110,6 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdi
 	if err != nil {
 		return err
 	}
-	if err := notYet(cfg); err != nil {
-		return err
-	}
 	log.Info("configuration", slog.Any("config", cfg), slog.String("data_dir", dir))
 	svc, err := newService(ctx, cfg, log, accessWriter(logOut, logCfg))
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,9 +23,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	if err := notYet(cfg); err != nil {
-		return err
-	}
 	logOut := newBufferedWriter(stderr)
 	defer logOut.Close()
 	log := newLogger(logOut, cfg.Log)
@@ -42,16 +38,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log.Info("listening", slog.String("url", baseURL(ln.Addr())))
 	return svc.run(ctx, ln, mln)
-}
-
-// notYet refuses settings whose feature this version does not have, rather
-// than ignoring them silently.
-func notYet(cfg serviceConfig) error {
-	var errs []error
-	if cfg.RedisURL != "" {
-		errs = append(errs, errors.New("REDIS_URL: Redis is not available yet in this version (an in-process cache is used)"))
-	}
-	return joinErrors("configuration", errs)
 }
 
 // listenService binds the service's listeners before anything is printed,

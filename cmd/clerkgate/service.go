@@ -23,6 +23,7 @@ import (
 	"github.com/clerkgate/clerkgate/internal/machine"
 	"github.com/clerkgate/clerkgate/internal/metrics"
 	"github.com/clerkgate/clerkgate/internal/policy"
+	"github.com/clerkgate/clerkgate/internal/redisbus"
 	"github.com/clerkgate/clerkgate/internal/security"
 	"github.com/clerkgate/clerkgate/internal/usersync"
 	"github.com/clerkgate/clerkgate/verify"
@@ -39,6 +40,7 @@ type service struct {
 	policies *policy.Reloader
 	metrics  *metrics.Metrics
 	deny     *verify.MemoryDenyList
+	bus      *redisbus.Bus // nil without REDIS_URL
 	security *security.Recorder
 	syncer   *usersync.Syncer
 	handler  http.Handler
@@ -65,6 +67,7 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger, access
 	}
 	defer func() {
 		if err != nil {
+			s.closeRedis()
 			s.store.Close()
 		}
 	}()
@@ -129,14 +132,18 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger, access
 	if s.identity, err = identity.New(io); err != nil {
 		return nil, err
 	}
+	if err := s.openRedis(); err != nil {
+		return nil, err
+	}
+	denier, onUser, onMembership := s.syncHooks()
 	s.security = security.New(s.store, log, s.metrics.CountSecurityEvent)
 	s.syncer = usersync.New(usersync.Options{
 		Store:        s.store,
 		PolicyFunc:   s.policies.Current,
-		Denier:       s.deny,
+		Denier:       denier,
 		Security:     s.security,
-		OnUser:       s.identity.Updated,
-		OnMembership: s.identity.MembershipChanged,
+		OnUser:       onUser,
+		OnMembership: onMembership,
 		Fetch:        s.fetchUser,
 		Observe:      s.metrics.ObserveWebhook,
 		ObserveLag:   s.metrics.ObserveSyncLag,
@@ -158,6 +165,7 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger, access
 		Policy:            s.policies.Current,
 		AuthFailureLimit:  cfg.AuthFailureLimit,
 		AuthFailureWindow: cfg.AuthFailureWindow,
+		SharedFailures:    s.sharedFailures(),
 		ServeMetrics:      cfg.MetricsAddr == "",
 	}
 	if cfg.Upstream != "" { // CLERKGATE_UPSTREAM wins over the policy's upstream
@@ -235,7 +243,8 @@ func (s *service) loadDenials(ctx context.Context, since time.Time) error {
 }
 
 // denialPollInterval is how often an instance reads denials that other
-// instances stored (without Redis, the store is how they meet).
+// instances stored (without Redis, the store is how they meet; with it,
+// the store is the durable backstop).
 const denialPollInterval = 2 * time.Second
 
 // pollDenials keeps the deny list in step with the store until ctx ends.
@@ -272,7 +281,7 @@ func (s *service) observeJWKSFetch(f verify.JWKSFetch) {
 func (s *service) checks() []httpapi.Check {
 	checks := []httpapi.Check{
 		{Name: "database", Critical: true, Run: s.store.Ping},
-		{Name: "cache", Run: func(context.Context) error { return nil }}, // in-process
+		{Name: "cache", Run: s.cacheCheck},
 		{Name: "clerk_jwks", Critical: true, Run: func(context.Context) error {
 			ks := s.verifier.Keys()
 			if !ks.Usable {
@@ -317,6 +326,7 @@ func (s *service) run(ctx context.Context, ln, metricsLn net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s.verifier.Start(ctx)
+	s.startRedis(ctx)
 	go s.pollDenials(ctx)
 	go s.reloadOnSIGHUP(ctx)
 	servers := []*http.Server{s.httpServer(s.handler)}
@@ -383,9 +393,10 @@ func (s *service) reloadOnSIGHUP(ctx context.Context) {
 	}
 }
 
-// close releases the store and the Backend API client.
+// close releases the store, Redis and the Backend API client.
 func (s *service) close() {
 	s.runCancel()
+	s.closeRedis()
 	if s.clerk != nil {
 		s.clerk.Close()
 	}

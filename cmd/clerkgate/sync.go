@@ -38,6 +38,7 @@ func runSync(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer svc.close()
+	svc.startRedis(ctx) // the running instances hear of the users this run changes
 	counts, err := svc.syncer.Reconcile(ctx, svc.reconcileClerk(), usersync.ReconcileOptions{
 		DryRun: *dryRun,
 		Progress: func(c usersync.Counts) {
