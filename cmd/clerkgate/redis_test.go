@@ -267,6 +267,14 @@ func TestRedisSharedFailureLimit(t *testing.T) {
 		}
 		t.Logf("blocked on %s after %v", base, d.Round(time.Millisecond))
 	}
+	// The calls to Redis are counted (SPEC §10).
+	m := metricsText(t, p.b)
+	for _, want := range []string{`clerkgate_cache_requests_total{cache="redis_fail",result="ok"} 2`,
+		`clerkgate_cache_requests_total{cache="redis_receive",result="ok"}`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }
 
 // An instance that loses Redis keeps serving from memory, says it is
