@@ -35,6 +35,7 @@ type Store struct {
 	pool       *pgxpool.Pool
 	now        func() time.Time
 	purgeBatch int // rows per statement of PurgeSecurityEvents
+	events     *eventBatcher
 }
 
 // Open connects to the database at url ("postgres://user@host:5432/db?..."
@@ -61,7 +62,9 @@ func New(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	return &Store{pool: pool, now: time.Now, purgeBatch: purgeBatch}, nil
+	s := &Store{pool: pool, now: time.Now, purgeBatch: purgeBatch}
+	s.events = &eventBatcher{s: s}
+	return s, nil
 }
 
 // Close closes every connection of s, waiting for those in use.

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	clerkgate "github.com/clerkgate/clerkgate"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -99,10 +98,11 @@ SELECT v.duplicate, v.absent, v.tie, EXISTS (SELECT 1 FROM rec), s.*
 FROM verdict v LEFT JOIN stored s ON true`
 
 // SaveClerkUserEvent implements clerkgate.UserEventStore: an event that
-// changes a stored user is one run of changeUserEvent; any other (a new
-// user, a duplicate, a stale version, a tie) is then one run of
-// saveUserEvent. Each statement is a transaction of its own, and the first
-// writes nothing unless it writes both the change and the record.
+// changes a stored user is one run of changeUserEvent, in a transaction
+// shared with the events being saved at the same moment (batch.go); any
+// other (a new user, a duplicate, a stale version, a tie) is then one run
+// of saveUserEvent, a transaction of its own. Neither statement writes the
+// change without the record, nor the record without the change.
 func (s *Store) SaveClerkUserEvent(ctx context.Context, ev clerkgate.UserEvent) (clerkgate.UserEventResult, error) {
 	if err := validUser(ev.User); err != nil {
 		return clerkgate.UserEventResult{}, err
@@ -115,15 +115,20 @@ func (s *Store) SaveClerkUserEvent(ctx context.Context, ev clerkgate.UserEvent) 
 	if processed.IsZero() {
 		processed = s.now()
 	}
-	stored, err := scanUser(s.pool.QueryRow(ctx, changeUserEvent,
-		s.userArgs(ev.User, ev.ReportTie, r.MessageID, r.EventType, r.BodySHA256, millis(processed))...))
+	// The common case goes with whatever other events are being saved,
+	// in one transaction (batch.go); on its own if that failed.
+	args := s.userArgs(ev.User, ev.ReportTie, r.MessageID, r.EventType, r.BodySHA256, millis(processed))
+	stored, err := s.events.change(ctx, ev.User.ClerkUserID, r.MessageID, args)
+	if errors.Is(err, errBatchFailed) {
+		stored, err = s.changeOne(ctx, args)
+	}
 	var pgErr *pgconn.PgError
 	switch {
-	case err == nil:
+	case err == nil && stored != nil:
 		return clerkgate.UserEventResult{User: stored, Changed: true}, nil
 	case errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && pgErr.TableName == "webhook_messages":
 		return clerkgate.UserEventResult{Duplicate: true}, nil
-	case !errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
 		return clerkgate.UserEventResult{}, mapError("save user event", err)
 	}
 	// A row that appears between cur and up costs one more run; rows

@@ -80,7 +80,8 @@ func userEvent(buf []byte, n int, v int64) []byte {
 // concurrent senders over loopback HTTP to the real handler, into Postgres;
 // each event is a new version of one of 1,000 users (verification, then
 // the webhook record and the upsert in one statement: SaveClerkUserEvent,
-// one round trip and one commit).
+// whose transactions carry every event that arrives while the previous one
+// commits).
 func BenchmarkIngestUserUpdated(b *testing.B) {
 	url := postgresURL(b)
 	st, err := postgres.New(context.Background(), benchConfig(b, url, mustSchema(b, url)))
