@@ -83,3 +83,25 @@ func TestAppendMillisIsEncodingJSONs(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendRFC3339Nano(t *testing.T) {
+	base := time.Date(2026, 11, 22, 3, 4, 5, 0, time.UTC)
+	zones := []*time.Location{time.UTC, time.FixedZone("east", 5*3600+30*60), time.FixedZone("west", -8*3600),
+		time.FixedZone("odd", -(3*3600 + 7*60 + 30)), time.FixedZone("named-utc", 0), time.Local}
+	var times []time.Time
+	for _, ns := range []int{0, 1, 10, 100_000, 120_000_000, 123_456_789, 999_999_999, 500_000_000} {
+		for _, d := range []time.Duration{0, time.Second, time.Hour, 24 * time.Hour * 400} {
+			times = append(times, base.Add(d).Add(time.Duration(ns)))
+		}
+	}
+	times = append(times, time.Date(10000, 1, 1, 0, 0, 0, 5, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 5, time.UTC),
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC), time.Date(2024, 2, 29, 12, 0, 0, 0, time.UTC))
+	for _, tm := range times {
+		for _, z := range zones {
+			tz := tm.In(z)
+			if got, want := string(appendRFC3339Nano(nil, tz)), tz.Format(time.RFC3339Nano); got != want {
+				t.Fatalf("%v: got %s, want %s", tz, got, want)
+			}
+		}
+	}
+}

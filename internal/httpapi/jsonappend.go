@@ -86,7 +86,7 @@ func appendTime(b []byte, t *time.Time) []byte {
 		return append(b, "null"...)
 	}
 	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
+	b = appendRFC3339Nano(b, *t)
 	return append(b, '"')
 }
 
