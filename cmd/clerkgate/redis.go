@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/clerkgate/clerkgate"
 	"github.com/clerkgate/clerkgate/internal/httpapi"
@@ -37,7 +34,7 @@ func (s *service) openRedis() error {
 		OnUserChanged:   s.identity.Forget,
 		OnResync:        s.resync,
 		OnState:         s.redisState,
-		Observe:         redisObserver(s.metrics.Registry),
+		Observe:         func(op, result string) { s.metrics.ObserveCache("redis_"+op, result) },
 	})
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
@@ -129,25 +126,4 @@ func (s *service) closeRedis() {
 	if s.bus != nil {
 		s.bus.Close()
 	}
-}
-
-// redisObserver counts Redis operations in clerkgate_cache_requests_total
-// (SPEC §10) as cache="redis_<op>" (publish, receive, fail) and the result.
-func redisObserver(reg *prometheus.Registry) func(op, result string) {
-	cv := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "clerkgate_cache_requests_total",
-		Help: "Cache requests by cache and result; cache redis_publish, redis_receive and redis_fail are the calls to Redis.",
-	}, []string{"cache", "result"})
-	if err := reg.Register(cv); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if !errors.As(err, &are) {
-			return func(string, string) {}
-		}
-		existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
-		if !ok {
-			return func(string, string) {}
-		}
-		cv = existing
-	}
-	return func(op, result string) { cv.WithLabelValues("redis_"+op, result).Inc() }
 }

@@ -229,6 +229,7 @@ func testService(t *testing.T, db string) {
 			`clerkgate_auth_requests_total{method="session",reason="",result="ok"}`,
 			`clerkgate_http_requests_total{code="200",route="GET /auth/me"}`,
 			`clerkgate_token_cache_requests_total{result="miss"}`,
+			`clerkgate_cache_requests_total{cache="user",result="miss"}`,
 			`clerkgate_jwks_fetches_total{result="ok"}`,
 			`clerkgate_clerk_api_requests_total{operation="get_user",status="200"}`,
 			"clerkgate_auth_verify_duration_seconds_bucket",

@@ -122,6 +122,7 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger, access
 		Save: func(ctx context.Context, u *clerkgate.User) (*clerkgate.User, error) {
 			return s.syncer.StoreSeenUser(ctx, u)
 		},
+		OnCacheLookup: s.metrics.CacheLookup("user"),
 	}
 	if s.clerk != nil {
 		io.Clerk = identity.FetcherFunc(func(ctx context.Context, id string) (*clerkgate.User, error) {
@@ -184,7 +185,7 @@ func newService(ctx context.Context, cfg serviceConfig, log *slog.Logger, access
 		}
 	}
 	if s.clerk != nil {
-		mv, err := machine.New(machine.Options{Client: s.clerk})
+		mv, err := machine.New(machine.Options{Client: s.clerk, OnCacheLookup: s.metrics.CacheLookup("machine")})
 		if err != nil {
 			return nil, err
 		}

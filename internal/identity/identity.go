@@ -58,6 +58,9 @@ type Options struct {
 	// FetchTimeout bounds a just-in-time fetch. 0 means 5 s.
 	FetchTimeout time.Duration
 	Now          func() time.Time
+	// OnCacheLookup, when set, is told of every lookup of the user cache
+	// on the request path.
+	OnCacheLookup func(hit bool)
 }
 
 // Identity is the authenticated caller.
@@ -120,6 +123,9 @@ var errRevoked = &verify.Error{Code: clerkgate.CodeSessionRevoked, Reason: "user
 func (s *Service) Resolve(ctx context.Context, c *verify.Claims) (*Identity, error) {
 	now := s.o.Now()
 	e, ok := s.cache.get(c.Subject, now)
+	if s.o.OnCacheLookup != nil {
+		s.o.OnCacheLookup(ok)
+	}
 	if !ok {
 		var err error
 		if e, err = s.load(ctx, c.Subject); err != nil {

@@ -270,3 +270,32 @@ func TestForgetDuringLoad(t *testing.T) {
 		t.Fatalf("%d store reads, want 2", n)
 	}
 }
+
+// TestOnCacheLookup: the hook hears each lookup of the user cache.
+func TestOnCacheLookup(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, _, err := f.store.SaveClerkUser(ctx, &clerkgate.User{ClerkUserID: "user_hook", Role: "member", ClerkUpdatedAt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var hits, misses atomic.Int64
+	svc, err := identity.New(identity.Options{Store: f.store, OnCacheLookup: func(hit bool) {
+		if hit {
+			hits.Add(1)
+		} else {
+			misses.Add(1)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := svc.Resolve(ctx, claimsFor("user_hook")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if hits.Load() != 2 || misses.Load() != 1 {
+		t.Errorf("%d hits, %d misses; want 2, 1", hits.Load(), misses.Load())
+	}
+}

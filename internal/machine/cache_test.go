@@ -303,3 +303,24 @@ func TestConcurrentMixed(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestOnCacheLookup: the hook hears every lookup, a miss first, then hits.
+func TestOnCacheLookup(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var seen []bool
+	c := &fakeClient{answer: valid(time.Time{})}
+	v := newVerifier(t, c, &clock{t: time.Now()}, machine.Options{OnCacheLookup: func(hit bool) {
+		mu.Lock()
+		seen = append(seen, hit)
+		mu.Unlock()
+	}})
+	for range 3 {
+		if _, err := v.VerifyMachine(context.Background(), "ak_hook"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fmt.Sprint(seen) != "[false true true]" {
+		t.Errorf("lookups heard %v, want [false true true]", seen)
+	}
+}

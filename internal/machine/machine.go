@@ -80,6 +80,8 @@ type Options struct {
 	// Size bounds the number of cached results; 0 means DefaultSize. When
 	// it is reached, expired results go first, then arbitrary ones.
 	Size int
+	// OnCacheLookup, when set, is told of every lookup of the cache.
+	OnCacheLookup func(hit bool)
 }
 
 // Machine is a verified machine credential: what a request authenticated
@@ -141,6 +143,7 @@ type Verifier struct {
 	gen uint64
 
 	hits, misses, calls atomic.Int64
+	onLookup            func(hit bool) // Options.OnCacheLookup
 }
 
 // New returns a Verifier configured by o.
@@ -151,7 +154,7 @@ func New(o Options) (*Verifier, error) {
 	if o.MaxCache < 0 || o.Size < 0 {
 		return nil, errors.New("machine: MaxCache and Size must not be negative")
 	}
-	v := &Verifier{client: o.Client, now: o.Now, maxCache: o.MaxCache, negCache: o.NegativeCache, size: o.Size,
+	v := &Verifier{client: o.Client, now: o.Now, maxCache: o.MaxCache, negCache: o.NegativeCache, size: o.Size, onLookup: o.OnCacheLookup,
 		entries: make(map[[sha256.Size]byte]*entry)}
 	if v.now == nil {
 		v.now = time.Now
@@ -201,7 +204,11 @@ func (v *Verifier) VerifyMachine(ctx context.Context, token string) (*Machine, e
 			Err: errors.New("machine: credential too long")}
 	}
 	key := sha256.Sum256([]byte(token))
-	if e, ok := v.lookup(key, v.now()); ok {
+	e, ok := v.lookup(key, v.now())
+	if v.onLookup != nil {
+		v.onLookup(ok)
+	}
+	if ok {
 		v.hits.Add(1)
 		if e.m == nil {
 			return nil, e.err

@@ -29,6 +29,7 @@ type Metrics struct {
 	HTTPRequestDuration *prometheus.HistogramVec
 	WebhookEvents       *prometheus.CounterVec
 	UserSyncLag         prometheus.Histogram
+	CacheRequests       *prometheus.CounterVec
 	SecurityEvents      *prometheus.CounterVec
 	// ProxyUpstreamDuration is the time the upstream took to answer a
 	// proxied request (up to its response headers), by policy route.
@@ -40,6 +41,7 @@ type Metrics struct {
 	httpCounts   cowMap[httpKey, prometheus.Counter]
 	httpDuration cowMap[string, prometheus.Observer]
 	authCounts   cowMap[authKey, prometheus.Counter]
+	cacheCounts  cowMap[cacheKey, prometheus.Counter]
 	proxyLatency cowMap[string, prometheus.Observer]
 }
 
@@ -49,6 +51,8 @@ type httpKey struct {
 }
 
 type authKey struct{ method, result, reason string }
+
+type cacheKey struct{ cache, result string }
 
 // New registers every series on a new registry.
 func New() *Metrics {
@@ -95,6 +99,10 @@ func New() *Metrics {
 			Help:    "Time from a change in Clerk to the local store.",
 			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 15, 60, 300, 3600},
 		}),
+		CacheRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clerkgate_cache_requests_total",
+			Help: "Cache lookups by cache (user: the user cache of the request path; machine: verified machine credentials) and result (hit, miss); cache redis_publish, redis_receive and redis_fail count the calls to Redis by result.",
+		}, []string{"cache", "result"}),
 		SecurityEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "clerkgate_security_events_total",
 			Help: "Security events by kind.",
@@ -106,7 +114,7 @@ func New() *Metrics {
 		}, []string{"route"}),
 	}
 	r.MustRegister(m.ProxyUpstreamDuration,
-		m.WebhookEvents, m.UserSyncLag, m.SecurityEvents,
+		m.WebhookEvents, m.UserSyncLag, m.SecurityEvents, m.CacheRequests,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.AuthRequests, m.AuthVerifyDuration, m.JWKSFetches,
@@ -143,6 +151,25 @@ func (m *Metrics) ObserveAuth(method, result, reason string) {
 	m.authCounts.get(authKey{method, result, reason}, func() prometheus.Counter {
 		return m.AuthRequests.WithLabelValues(method, result, reason)
 	}).Inc()
+}
+
+// ObserveCache counts one request of a cache.
+func (m *Metrics) ObserveCache(cache, result string) {
+	m.cacheCounts.get(cacheKey{cache, result}, func() prometheus.Counter {
+		return m.CacheRequests.WithLabelValues(cache, result)
+	}).Inc()
+}
+
+// CacheLookup returns a function that counts the lookups of cache as hits
+// and misses, for the OnCacheLookup hooks of the caches.
+func (m *Metrics) CacheLookup(cache string) func(hit bool) {
+	return func(hit bool) {
+		if hit {
+			m.ObserveCache(cache, "hit")
+		} else {
+			m.ObserveCache(cache, "miss")
+		}
+	}
 }
 
 // cowMap is a copy-on-write map for the few label combinations of the
