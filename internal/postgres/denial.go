@@ -7,6 +7,7 @@ import (
 	"time"
 
 	clerkgate "github.com/clerkgate/clerkgate"
+	"github.com/clerkgate/clerkgate/internal/storecheck"
 )
 
 // extends is the condition, in the upsert of denySession, under which a new
@@ -31,7 +32,7 @@ WHERE ` + extends + ` OR (d.clerk_user_id = '' AND EXCLUDED.clerk_user_id <> '')
 // DenySession implements clerkgate.DenialStore.DenySession. A zero
 // CreatedAt is now.
 func (s *Store) DenySession(ctx context.Context, d clerkgate.SessionDenial) error {
-	if err := validDenial(d); err != nil {
+	if err := storecheck.Denial(d); err != nil {
 		return err
 	}
 	created := d.CreatedAt
@@ -41,19 +42,6 @@ func (s *Store) DenySession(ctx context.Context, d clerkgate.SessionDenial) erro
 	_, err := s.pool.Exec(ctx, denySession, d.SessionID, d.ClerkUserID, d.Reason, nullTime(d.Until), millis(created))
 	if err != nil {
 		return mapError("deny session", err)
-	}
-	return nil
-}
-
-// validDenial checks what DenySession requires of its argument.
-func validDenial(d clerkgate.SessionDenial) error {
-	if d.SessionID == "" {
-		return errInvalid("a session denial needs a session id")
-	}
-	for _, s := range []string{d.SessionID, d.ClerkUserID, d.Reason} {
-		if !validText(s) {
-			return errInvalid("session denial fields must be UTF-8 text without NUL characters")
-		}
 	}
 	return nil
 }

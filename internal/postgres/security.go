@@ -9,6 +9,7 @@ import (
 
 	clerkgate "github.com/clerkgate/clerkgate"
 	"github.com/clerkgate/clerkgate/internal/cursor"
+	"github.com/clerkgate/clerkgate/internal/storecheck"
 )
 
 // purgeBatch is how many security events one statement of
@@ -26,7 +27,7 @@ const securityEventColumns = `id, kind, at, ip, user_id, request_id, detail`
 // characters, or a Detail that is not valid JSON (or holds \u0000, which
 // jsonb cannot) is CodeInvalidRequest.
 func (s *Store) SaveSecurityEvent(ctx context.Context, e clerkgate.SecurityEvent) error {
-	if err := validSecurityEvent(e); err != nil {
+	if err := storecheck.SecurityEvent(e); err != nil {
 		return err
 	}
 	at := e.At
@@ -52,23 +53,6 @@ func newSecurityEventID(at time.Time) string {
 	return "sev_" + strings.TrimPrefix(clerkgate.NewUserID(at), "usr_")
 }
 
-// validSecurityEvent checks what SaveSecurityEvent requires of its
-// argument.
-func validSecurityEvent(e clerkgate.SecurityEvent) error {
-	switch {
-	case e.Kind == "":
-		return errInvalid("a security event needs a kind")
-	case len(e.Detail) > 0 && !json.Valid(e.Detail):
-		return errInvalid("security event detail is not valid JSON")
-	}
-	for _, s := range []string{e.ID, e.Kind, e.IP, e.UserID, e.RequestID} {
-		if !validText(s) {
-			return errInvalid("security event fields must be UTF-8 text without NUL characters")
-		}
-	}
-	return nil
-}
-
 // SecurityEvents implements clerkgate.SecurityEventStore.SecurityEvents
 // with keyset pagination over (at, id), newest first. Kind is exact; Since
 // is inclusive. A Limit outside 0..200 or a cursor the store did not issue
@@ -79,10 +63,10 @@ func (s *Store) SecurityEvents(ctx context.Context, q clerkgate.SecurityEventQue
 	case limit == 0:
 		limit = defaultLimit
 	case limit < 0 || limit > maxLimit:
-		return nil, "", errInvalid("limit must be between 1 and 200")
+		return nil, "", storecheck.Invalid("limit must be between 1 and 200")
 	}
-	if !validText(q.Kind) {
-		return nil, "", errInvalid("kind must be UTF-8 text without NUL characters")
+	if !storecheck.Text(q.Kind) {
+		return nil, "", storecheck.Invalid("kind must be UTF-8 text without NUL characters")
 	}
 	var (
 		where []string
@@ -101,7 +85,7 @@ func (s *Store) SecurityEvents(ctx context.Context, q clerkgate.SecurityEventQue
 	if q.Cursor != "" {
 		at, id, ok := cursor.Decode(q.Cursor)
 		if !ok {
-			return nil, "", errInvalid("invalid cursor")
+			return nil, "", storecheck.Invalid("invalid cursor")
 		}
 		where = append(where, "(at, id) < ("+arg(time.UnixMilli(at).UTC())+", "+arg(id)+")")
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	clerkgate "github.com/clerkgate/clerkgate"
+	"github.com/clerkgate/clerkgate/internal/storecheck"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -104,11 +105,11 @@ FROM verdict v LEFT JOIN stored s ON true`
 // of saveUserEvent, a transaction of its own. Neither statement writes the
 // change without the record, nor the record without the change.
 func (s *Store) SaveClerkUserEvent(ctx context.Context, ev clerkgate.UserEvent) (clerkgate.UserEventResult, error) {
-	if err := validUser(ev.User); err != nil {
+	if err := storecheck.User(ev.User); err != nil {
 		return clerkgate.UserEventResult{}, err
 	}
 	r := ev.Record
-	if err := validWebhookRecord(r); err != nil {
+	if err := storecheck.WebhookRecord(r); err != nil {
 		return clerkgate.UserEventResult{}, err
 	}
 	processed := r.ProcessedAt

@@ -4,11 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	clerkgate "github.com/clerkgate/clerkgate"
+	"github.com/clerkgate/clerkgate/internal/storecheck"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -57,7 +56,7 @@ RETURNING ` + userColumns
 
 // UserByID returns the user with local id id, tombstones included.
 func (s *Store) UserByID(ctx context.Context, id string) (*clerkgate.User, error) {
-	if !validText(id) {
+	if !storecheck.Text(id) {
 		return nil, errNotFound()
 	}
 	row := s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id)
@@ -67,7 +66,7 @@ func (s *Store) UserByID(ctx context.Context, id string) (*clerkgate.User, error
 // UserByClerkID returns the user with Clerk id clerkUserID, tombstones
 // included.
 func (s *Store) UserByClerkID(ctx context.Context, clerkUserID string) (*clerkgate.User, error) {
-	if !validText(clerkUserID) {
+	if !storecheck.Text(clerkUserID) {
 		return nil, errNotFound()
 	}
 	row := s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE clerk_user_id = $1`, clerkUserID)
@@ -78,7 +77,7 @@ func (s *Store) UserByClerkID(ctx context.Context, clerkUserID string) (*clerkga
 // statement; when it changes nothing, the row as stored is read afterwards
 // (a new statement, so it sees a row a concurrent save has just committed).
 func (s *Store) SaveClerkUser(ctx context.Context, u *clerkgate.User) (*clerkgate.User, bool, error) {
-	if err := validUser(u); err != nil {
+	if err := storecheck.User(u); err != nil {
 		return nil, false, err
 	}
 	row := s.pool.QueryRow(ctx, saveUser, s.userArgs(u)...)
@@ -116,33 +115,6 @@ func (s *Store) userArgs(u *clerkgate.User, extra ...any) []any {
 		metadata(u.PublicMetadata), nullString(u.ExternalID), u.Banned, nullTime(u.LastSignInAt), u.ClerkUpdatedAt,
 		millis(created), now, nullTime(u.DeletedAt),
 	}, extra...)
-}
-
-// validUser checks what SaveClerkUser requires of its argument.
-func validUser(u *clerkgate.User) error {
-	if u == nil || u.ClerkUserID == "" {
-		return errInvalid("a user to save needs a Clerk user id")
-	}
-	return validFields(u)
-}
-
-// validFields checks that the fields of u are values every store can hold.
-func validFields(u *clerkgate.User) error {
-	if len(u.PublicMetadata) > 0 && !json.Valid(u.PublicMetadata) {
-		return errInvalid("public metadata is not valid JSON")
-	}
-	for _, s := range []string{u.ID, u.ClerkUserID, u.Email, u.FirstName, u.LastName, u.ImageURL, u.Role, u.ExternalID} {
-		if !validText(s) {
-			return errInvalid("user fields must be UTF-8 text without NUL characters")
-		}
-	}
-	return nil
-}
-
-// validText reports whether s is text every store can hold and compare:
-// valid UTF-8 without NUL (which PostgreSQL's text rejects).
-func validText(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // getUser scans one user or answers CodeNotFound.

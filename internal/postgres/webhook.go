@@ -2,16 +2,16 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 
 	clerkgate "github.com/clerkgate/clerkgate"
+	"github.com/clerkgate/clerkgate/internal/storecheck"
 	"github.com/jackc/pgx/v5"
 )
 
 // WebhookRecord implements clerkgate.WebhookStore.WebhookRecord.
 func (s *Store) WebhookRecord(ctx context.Context, messageID string) (*clerkgate.WebhookRecord, error) {
-	if messageID == "" || !validText(messageID) {
+	if messageID == "" || !storecheck.Text(messageID) {
 		return nil, errWebhookNotFound()
 	}
 	r := clerkgate.WebhookRecord{MessageID: messageID}
@@ -34,7 +34,7 @@ func errWebhookNotFound() error { return notFound("webhook message not found") }
 // with an insert that does nothing when the id is there, whichever
 // instance wrote it. A zero ProcessedAt is now.
 func (s *Store) SaveWebhookRecord(ctx context.Context, r clerkgate.WebhookRecord) (bool, error) {
-	if err := validWebhookRecord(r); err != nil {
+	if err := storecheck.WebhookRecord(r); err != nil {
 		return false, err
 	}
 	processed := r.ProcessedAt
@@ -48,18 +48,4 @@ func (s *Store) SaveWebhookRecord(ctx context.Context, r clerkgate.WebhookRecord
 		return false, mapError("save webhook record", err)
 	}
 	return tag.RowsAffected() == 1, nil
-}
-
-// validWebhookRecord checks what SaveWebhookRecord requires of its
-// argument.
-func validWebhookRecord(r clerkgate.WebhookRecord) error {
-	switch {
-	case r.MessageID == "":
-		return errInvalid("a webhook record needs a message id")
-	case len(r.BodySHA256) != sha256.Size:
-		return errInvalid("a webhook record needs the SHA-256 digest of the body")
-	case !validText(r.MessageID) || !validText(r.EventType):
-		return errInvalid("webhook record fields must be UTF-8 text without NUL characters")
-	}
-	return nil
 }

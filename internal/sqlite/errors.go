@@ -22,11 +22,6 @@ func errConflict(message string) error {
 	return &clerkgate.Error{Code: clerkgate.CodeConflict, Message: message}
 }
 
-// errInvalid is a CodeInvalidRequest error with a client-safe message.
-func errInvalid(message string) error {
-	return &clerkgate.Error{Code: clerkgate.CodeInvalidRequest, Message: message}
-}
-
 // mapError gives err its contract code: a unique violation is CodeConflict
 // (a user with the same id), anything else is wrapped with the name of the
 // operation (and is CodeInternal).

@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	clerkgate "github.com/clerkgate/clerkgate"
+	"github.com/clerkgate/clerkgate/internal/storecheck"
 )
 
 // createLocalUser inserts a user without a Clerk id.
@@ -44,7 +45,7 @@ RETURNING ` + userColumns
 
 // CreateLocalUser implements clerkgate.LinkStore.CreateLocalUser.
 func (s *Store) CreateLocalUser(ctx context.Context, u *clerkgate.User) (*clerkgate.User, error) {
-	if err := validLocalUser(u); err != nil {
+	if err := storecheck.LocalUser(u); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -67,24 +68,11 @@ func (s *Store) CreateLocalUser(ctx context.Context, u *clerkgate.User) (*clerkg
 	return stored, nil
 }
 
-// validLocalUser checks what CreateLocalUser requires of its argument.
-func validLocalUser(u *clerkgate.User) error {
-	switch {
-	case u == nil:
-		return errInvalid("no user to create")
-	case u.ClerkUserID != "" || u.ClerkUpdatedAt != 0:
-		return errInvalid("a local user has no Clerk id or Clerk version")
-	case !validText(u.PasswordDigest):
-		return errInvalid("the password digest must be UTF-8 text without NUL characters")
-	}
-	return validFields(u)
-}
-
 // UnlinkedUserByEmail implements clerkgate.LinkStore.UnlinkedUserByEmail.
 // Case is ignored for ASCII letters (SQLite's lower). An empty email
 // matches nobody.
 func (s *Store) UnlinkedUserByEmail(ctx context.Context, email string) (*clerkgate.User, error) {
-	if email == "" || !validText(email) {
+	if email == "" || !storecheck.Text(email) {
 		return nil, errNotFound()
 	}
 	rows, err := s.r.QueryContext(ctx, unlinkedByEmail, email)
@@ -116,10 +104,10 @@ func (s *Store) UnlinkedUserByEmail(ctx context.Context, email string) (*clerkga
 // conditional UPDATE; when it changes nothing, the row is read to tell a
 // missing user from one that cannot be linked.
 func (s *Store) LinkClerkUser(ctx context.Context, localID string, u *clerkgate.User) (*clerkgate.User, error) {
-	if err := validUser(u); err != nil {
+	if err := storecheck.User(u); err != nil {
 		return nil, err
 	}
-	if localID == "" || !validText(localID) {
+	if localID == "" || !storecheck.Text(localID) {
 		return nil, errNotFound()
 	}
 	now := s.now()

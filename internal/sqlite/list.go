@@ -6,6 +6,7 @@ import (
 
 	clerkgate "github.com/clerkgate/clerkgate"
 	"github.com/clerkgate/clerkgate/internal/cursor"
+	"github.com/clerkgate/clerkgate/internal/storecheck"
 )
 
 // Page sizes of ListUsers.
@@ -24,10 +25,10 @@ func (s *Store) ListUsers(ctx context.Context, q clerkgate.UserQuery) ([]*clerkg
 	case limit == 0:
 		limit = defaultLimit
 	case limit < 0 || limit > maxLimit:
-		return nil, "", errInvalid("limit must be between 1 and 200")
+		return nil, "", storecheck.Invalid("limit must be between 1 and 200")
 	}
-	if !validText(q.Query) || !validText(q.Role) {
-		return nil, "", errInvalid("query and role must be UTF-8 text without NUL characters")
+	if !storecheck.Text(q.Query) || !storecheck.Text(q.Role) {
+		return nil, "", storecheck.Invalid("query and role must be UTF-8 text without NUL characters")
 	}
 	var (
 		where []string
@@ -51,7 +52,7 @@ func (s *Store) ListUsers(ctx context.Context, q clerkgate.UserQuery) ([]*clerkg
 	if q.Cursor != "" {
 		created, id, ok := cursor.Decode(q.Cursor)
 		if !ok {
-			return nil, "", errInvalid("invalid cursor")
+			return nil, "", storecheck.Invalid("invalid cursor")
 		}
 		where = append(where, "(created_at, id) > (?, ?)")
 		args = append(args, created, id)

@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	clerkgate "github.com/clerkgate/clerkgate"
+	"github.com/clerkgate/clerkgate/internal/storecheck"
 )
 
 // saveMembership inserts a membership or overwrites the stored one under
@@ -32,7 +33,7 @@ RETURNING 1`
 
 // SaveMembership implements clerkgate.MembershipStore.SaveMembership.
 func (s *Store) SaveMembership(ctx context.Context, m clerkgate.Membership) (bool, error) {
-	if err := validMembership(m); err != nil {
+	if err := storecheck.Membership(m); err != nil {
 		return false, err
 	}
 	st, err := s.stmt(ctx, &s.saveMembership, s.w, saveMembership)
@@ -50,23 +51,10 @@ func (s *Store) SaveMembership(ctx context.Context, m clerkgate.Membership) (boo
 	return true, nil
 }
 
-// validMembership checks what SaveMembership requires of its argument.
-func validMembership(m clerkgate.Membership) error {
-	if m.OrgID == "" || m.ClerkUserID == "" {
-		return errInvalid("a membership needs an organization id and a Clerk user id")
-	}
-	for _, s := range []string{m.OrgID, m.ClerkUserID, m.OrgSlug, m.Role} {
-		if !validText(s) {
-			return errInvalid("membership fields must be UTF-8 text without NUL characters")
-		}
-	}
-	return nil
-}
-
 // Memberships implements clerkgate.MembershipStore.Memberships, ordered by
 // organization id.
 func (s *Store) Memberships(ctx context.Context, clerkUserID string, includeDeleted bool) ([]clerkgate.Membership, error) {
-	if clerkUserID == "" || !validText(clerkUserID) {
+	if clerkUserID == "" || !storecheck.Text(clerkUserID) {
 		return nil, nil
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT org_id, org_slug, role, clerk_updated_at, deleted FROM org_memberships

@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	clerkgate "github.com/clerkgate/clerkgate"
+	"github.com/clerkgate/clerkgate/internal/storecheck"
 )
 
 var _ clerkgate.UserEventStore = (*Store)(nil)
@@ -30,10 +31,10 @@ RETURNING ` + userColumns
 // absent user.
 func (s *Store) SaveClerkUserEvent(ctx context.Context, ev clerkgate.UserEvent) (clerkgate.UserEventResult, error) {
 	var res clerkgate.UserEventResult
-	if err := validUser(ev.User); err != nil {
+	if err := storecheck.User(ev.User); err != nil {
 		return res, err
 	}
-	if err := validWebhookRecord(ev.Record); err != nil {
+	if err := storecheck.WebhookRecord(ev.Record); err != nil {
 		return res, err
 	}
 	r := ev.Record

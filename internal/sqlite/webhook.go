@@ -2,16 +2,16 @@ package sqlite
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"errors"
 
 	clerkgate "github.com/clerkgate/clerkgate"
+	"github.com/clerkgate/clerkgate/internal/storecheck"
 )
 
 // WebhookRecord implements clerkgate.WebhookStore.WebhookRecord.
 func (s *Store) WebhookRecord(ctx context.Context, messageID string) (*clerkgate.WebhookRecord, error) {
-	if messageID == "" || !validText(messageID) {
+	if messageID == "" || !storecheck.Text(messageID) {
 		return nil, errWebhookNotFound()
 	}
 	st, err := s.stmt(ctx, &s.webhook, s.r, `SELECT event_type, body_sha256, processed_at FROM webhook_messages WHERE message_id = ?`)
@@ -42,7 +42,7 @@ const insertWebhookRecord = `INSERT INTO webhook_messages (message_id, event_typ
 // with an insert that does nothing when the id is there. A zero
 // ProcessedAt is now.
 func (s *Store) SaveWebhookRecord(ctx context.Context, r clerkgate.WebhookRecord) (bool, error) {
-	if err := validWebhookRecord(r); err != nil {
+	if err := storecheck.WebhookRecord(r); err != nil {
 		return false, err
 	}
 	processed := r.ProcessedAt
@@ -62,18 +62,4 @@ func (s *Store) SaveWebhookRecord(ctx context.Context, r clerkgate.WebhookRecord
 		return false, mapError("save webhook record", err)
 	}
 	return n == 1, nil
-}
-
-// validWebhookRecord checks what SaveWebhookRecord requires of its
-// argument.
-func validWebhookRecord(r clerkgate.WebhookRecord) error {
-	switch {
-	case r.MessageID == "":
-		return errInvalid("a webhook record needs a message id")
-	case len(r.BodySHA256) != sha256.Size:
-		return errInvalid("a webhook record needs the SHA-256 digest of the body")
-	case !validText(r.MessageID) || !validText(r.EventType):
-		return errInvalid("webhook record fields must be UTF-8 text without NUL characters")
-	}
-	return nil
 }
