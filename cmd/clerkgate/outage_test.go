@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/clerkgate/clerkgate/clerkemu"
+	"github.com/clerkgate/clerkgate/internal/testkit"
 )
 
 // The outage tests make the user store fail while changes happen in the
@@ -48,9 +47,9 @@ func TestWebhookOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := startTCPProxy(t, u.Host)
+	proxy := testkit.StartTCPProxy(t, u.Host)
 	viaProxy := *u
-	viaProxy.Host = proxy.addr()
+	viaProxy.Host = proxy.Addr()
 	rig := startSyncRig(t, viaProxy.String(), db, outageOptions())
 	w := newWorkload(t, rig, 7)
 	for range 100 {
@@ -60,7 +59,7 @@ func TestWebhookOutage(t *testing.T) {
 	checkConverged(t, rig, w)
 
 	// The database goes away: the receiver answers 503 unavailable.
-	proxy.cut()
+	proxy.Cut()
 	cutAt := time.Now()
 	before := rig.emu.WebhookStats()
 	probe := event(t, "user.created", map[string]any{"id": "user_outageprobe", "object": "user",
@@ -73,7 +72,7 @@ func TestWebhookOutage(t *testing.T) {
 	}
 	deliveries := outageChanges(t, rig, w, before, 100, 0)
 	time.Sleep(time.Second - time.Since(cutAt)) // an outage of a second at least
-	proxy.restore()
+	proxy.Restore()
 	outage := time.Since(cutAt)
 
 	rig.wait(t, 60*time.Second)
@@ -84,7 +83,7 @@ func TestWebhookOutage(t *testing.T) {
 	}
 	checkNothingLost(t, rig)
 	t.Logf("outage of %v: 100 changes (%d deliveries), %d connections refused; converged %v after the cut",
-		outage.Round(time.Millisecond), deliveries, proxy.refusedCount(), recovered.Round(time.Millisecond))
+		outage.Round(time.Millisecond), deliveries, proxy.Refused(), recovered.Round(time.Millisecond))
 	rig.report(t)
 }
 
@@ -175,124 +174,6 @@ func checkNothingLost(t *testing.T, rig *syncRig) {
 	if st.Failed == 0 || rig.tap.status(http.StatusServiceUnavailable) == 0 {
 		t.Errorf("no delivery failed during the outage: %+v, %d answers 503", st, rig.tap.status(http.StatusServiceUnavailable))
 	}
-}
-
-// tcpProxy passes TCP connections on to a target; cut closes them all and
-// refuses new ones (accepted and closed at once) until restore.
-type tcpProxy struct {
-	ln     net.Listener
-	target string
-	wg     sync.WaitGroup
-
-	mu      sync.Mutex
-	down    bool
-	conns   map[net.Conn]struct{}
-	refused int
-}
-
-// startTCPProxy listens on 127.0.0.1 and passes connections to target
-// until the test ends.
-func startTCPProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *tcpProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *tcpProxy) serve() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		if !p.track(c) {
-			c.Close()
-			continue
-		}
-		p.wg.Add(1)
-		go p.pipe(c)
-	}
-}
-
-// track registers c, or refuses it when the proxy is down.
-func (p *tcpProxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.down {
-		p.refused++
-		return false
-	}
-	p.conns[c] = struct{}{}
-	return true
-}
-
-func (p *tcpProxy) untrack(cs ...net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range cs {
-		delete(p.conns, c)
-		c.Close()
-	}
-}
-
-// pipe copies both ways between c and a new connection to the target.
-func (p *tcpProxy) pipe(c net.Conn) {
-	defer p.wg.Done()
-	up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-	if err != nil || !p.track(up) {
-		if up != nil {
-			up.Close()
-		}
-		p.untrack(c)
-		return
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_, _ = io.Copy(up, c)
-		p.untrack(c, up)
-	}()
-	_, _ = io.Copy(c, up)
-	p.untrack(c, up)
-	<-done
-}
-
-// cut closes every connection and refuses new ones.
-func (p *tcpProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
-func (p *tcpProxy) restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = false
-}
-
-func (p *tcpProxy) refusedCount() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.refused
-}
-
-func (p *tcpProxy) close() {
-	p.ln.Close()
-	p.cut()
-	p.wg.Wait()
 }
 
 // holdWriteLock takes the write lock of the SQLite database at path from a

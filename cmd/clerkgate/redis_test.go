@@ -1,62 +1,18 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/clerkgate/clerkgate/clerkemu"
+	"github.com/clerkgate/clerkgate/internal/testkit"
 )
 
 // The Redis tests run two service instances in one process, sharing one
 // store and one Redis, as instances behind a load balancer do (SPEC §12).
-
-// mustTestRedis returns the URL of the test Redis and a key prefix of the
-// test's own, whose keys are deleted when the test ends. Without
-// CLERKGATE_TEST_REDIS_URL the test is skipped; with it, a Redis that does
-// not answer fails the test.
-func mustTestRedis(t *testing.T) (redisURL, prefix string) {
-	t.Helper()
-	redisURL = os.Getenv("CLERKGATE_TEST_REDIS_URL")
-	if redisURL == "" {
-		t.Skip("CLERKGATE_TEST_REDIS_URL is not set")
-	}
-	opt, err := redis.ParseURL(redisURL)
-	if err != nil {
-		t.Fatalf("CLERKGATE_TEST_REDIS_URL: %v", err)
-	}
-	c := redis.NewClient(opt)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
-		t.Fatalf("CLERKGATE_TEST_REDIS_URL is set but Redis does not answer: %v", err)
-	}
-	var id [6]byte
-	_, _ = rand.Read(id[:])
-	prefix = "clerkgate-test:" + hex.EncodeToString(id[:]) + ":"
-	t.Cleanup(func() { // after the services, which t.Cleanup stops first
-		defer c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		keys, err := c.Keys(ctx, prefix+"*").Result()
-		if err == nil && len(keys) > 0 {
-			err = c.Del(ctx, keys...).Err()
-		}
-		if err != nil {
-			t.Errorf("deleting the test's keys: %v", err)
-		}
-	})
-	return redisURL, prefix
-}
 
 // redisPair is two instances, a and b, of one deployment.
 type redisPair struct {
@@ -173,7 +129,7 @@ func roleWithin(t *testing.T, limit time.Duration, what, base, tok, role string)
 // than the database poll (2 s) or the user cache's expiry (30 s).
 func TestRedisSharedState(t *testing.T) {
 	t.Parallel()
-	redisURL, prefix := mustTestRedis(t)
+	redisURL, prefix := testkit.MustRedis(t)
 	p := startRedisPair(t, redisURL, redisURL, prefix, map[string]string{"CLERKGATE_AUTH_FAILURE_LIMIT": "0"})
 	const soon = 500 * time.Millisecond
 	alice, _ := p.emu.CreateUser(clerkemu.UserParams{Email: "alice@example.com", PublicMetadata: map[string]any{"role": "admin"}})
@@ -239,7 +195,7 @@ func TestRedisSharedState(t *testing.T) {
 // The per-address failure limit counts the failures of every instance.
 func TestRedisSharedFailureLimit(t *testing.T) {
 	t.Parallel()
-	redisURL, prefix := mustTestRedis(t)
+	redisURL, prefix := testkit.MustRedis(t)
 	p := startRedisPair(t, redisURL, redisURL, prefix, map[string]string{"CLERKGATE_AUTH_FAILURE_LIMIT": "3/60s"})
 	bob, _ := p.emu.CreateUser(clerkemu.UserParams{Email: "bob@example.com"})
 	good := p.token(t, bob.ID)
@@ -285,14 +241,14 @@ func TestRedisOutage(t *testing.T) {
 		t.Skip("waits for the database poll; skipped with -short")
 	}
 	t.Parallel()
-	redisURL, prefix := mustTestRedis(t)
+	redisURL, prefix := testkit.MustRedis(t)
 	u, err := url.Parse(redisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := startTCPProxy(t, u.Host)
+	proxy := testkit.StartTCPProxy(t, u.Host)
 	viaProxy := *u
-	viaProxy.Host = proxy.addr()
+	viaProxy.Host = proxy.Addr()
 	p := startRedisPair(t, redisURL, viaProxy.String(), prefix, map[string]string{"CLERKGATE_AUTH_FAILURE_LIMIT": "100/60s"})
 	alice, _ := p.emu.CreateUser(clerkemu.UserParams{Email: "alice@example.com", PublicMetadata: map[string]any{"role": "admin"}})
 	bob, _ := p.emu.CreateUser(clerkemu.UserParams{Email: "bob@example.com"})
@@ -307,7 +263,7 @@ func TestRedisOutage(t *testing.T) {
 		}
 	}
 
-	proxy.cut()
+	proxy.Cut()
 	waitReadiness(t, p.b, "degraded", 5*time.Second)
 	waitReadiness(t, p.base, "ready", time.Second)
 	// b serves from memory, without waiting on Redis: a known token, a
@@ -339,7 +295,7 @@ func TestRedisOutage(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	mustMe(t, p.base, carolTok, 200, "member") // a's cache: b could not tell it
 
-	proxy.restore()
+	proxy.Restore()
 	waitReadiness(t, p.b, "ready", 5*time.Second)
 	roleWithin(t, time.Second, "role changed on a during the outage, seen on b once back", p.b, bob2, "admin")
 	roleWithin(t, 2*time.Second, "role changed on b during the outage, seen on a once b is back", p.base, carolTok, "admin")

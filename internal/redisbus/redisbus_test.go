@@ -2,12 +2,8 @@ package redisbus_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"io"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,46 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/clerkgate/clerkgate/internal/redisbus"
+	"github.com/clerkgate/clerkgate/internal/testkit"
 )
-
-// MustRedis returns the URL of the test Redis and a key prefix of the test's
-// own, whose keys are deleted when the test ends. Without
-// CLERKGATE_TEST_REDIS_URL the test is skipped; with it, a Redis that does
-// not answer fails the test.
-func MustRedis(tb testing.TB) (redisURL, prefix string) {
-	tb.Helper()
-	redisURL = os.Getenv("CLERKGATE_TEST_REDIS_URL")
-	if redisURL == "" {
-		tb.Skip("CLERKGATE_TEST_REDIS_URL is not set")
-	}
-	opt, err := redis.ParseURL(redisURL)
-	if err != nil {
-		tb.Fatalf("CLERKGATE_TEST_REDIS_URL: %v", err)
-	}
-	c := redis.NewClient(opt)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
-		tb.Fatalf("CLERKGATE_TEST_REDIS_URL is set but Redis does not answer: %v", err)
-	}
-	var id [6]byte
-	_, _ = rand.Read(id[:])
-	prefix = "clerkgate-test:" + hex.EncodeToString(id[:]) + ":"
-	tb.Cleanup(func() {
-		defer c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		keys, err := c.Keys(ctx, prefix+"*").Result()
-		if err == nil && len(keys) > 0 {
-			err = c.Del(ctx, keys...).Err()
-		}
-		if err != nil {
-			tb.Errorf("deleting the test's keys: %v", err)
-		}
-	})
-	return redisURL, prefix
-}
 
 // recorder keeps what a Bus told its callbacks.
 type recorder struct {
@@ -140,7 +98,7 @@ func eventually(tb testing.TB, limit time.Duration, what string, cond func() boo
 
 func TestEventsReachTheOtherInstances(t *testing.T) {
 	t.Parallel()
-	url, prefix := MustRedis(t)
+	url, prefix := testkit.MustRedis(t)
 	var ra, rb recorder
 	a := MustStart(t, ra.options(url, prefix))
 	MustStart(t, rb.options(url, prefix))
@@ -168,7 +126,7 @@ func TestEventsReachTheOtherInstances(t *testing.T) {
 // ignored, and what is valid in a message still applies.
 func TestMalformedMessagesAreIgnored(t *testing.T) {
 	t.Parallel()
-	url, prefix := MustRedis(t)
+	url, prefix := testkit.MustRedis(t)
 	var r recorder
 	var mu sync.Mutex
 	counts := map[string]int{}
@@ -210,7 +168,7 @@ func TestMalformedMessagesAreIgnored(t *testing.T) {
 
 func TestFailureLimitIsShared(t *testing.T) {
 	t.Parallel()
-	url, prefix := MustRedis(t)
+	url, prefix := testkit.MustRedis(t)
 	var ra, rb recorder
 	a := MustStart(t, ra.options(url, prefix))
 	b := MustStart(t, rb.options(url, prefix))
@@ -279,20 +237,20 @@ func TestUnreachable(t *testing.T) {
 // dropped.
 func TestOutageAndResync(t *testing.T) {
 	t.Parallel()
-	redisURL, prefix := MustRedis(t)
+	redisURL, prefix := testkit.MustRedis(t)
 	u, err := url.Parse(redisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startProxy(t, u.Host)
+	p := testkit.StartTCPProxy(t, u.Host)
 	viaProxy := *u
-	viaProxy.Host = p.addr()
+	viaProxy.Host = p.Addr()
 	var ra, rb recorder
 	a := MustStart(t, ra.options(redisURL, prefix))
 	b := MustStart(t, rb.options(viaProxy.String(), prefix))
 	resyncsA, resyncsB := ra.snapshot().resyncs, rb.snapshot().resyncs
 
-	p.cut()
+	p.Cut()
 	eventually(t, 2*time.Second, "b down", func() bool { return b.Err() != nil })
 	a.DenySession("sess_missed", time.Time{})
 	b.UserChanged("user_dropped")
@@ -300,7 +258,7 @@ func TestOutageAndResync(t *testing.T) {
 	if _, ok := rb.snapshot().denied["sess_missed"]; ok {
 		t.Fatal("a message went through a cut connection")
 	}
-	p.restore()
+	p.Restore()
 	eventually(t, 5*time.Second, "b up again", func() bool { return b.Err() == nil })
 	eventually(t, time.Second, "b resyncs", func() bool { return rb.snapshot().resyncs > resyncsB })
 	eventually(t, time.Second, "a told to resync", func() bool { return ra.snapshot().resyncs > resyncsA })
@@ -340,80 +298,4 @@ func TestParseURL(t *testing.T) {
 			t.Errorf("prefix %q accepted", p)
 		}
 	}
-}
-
-// proxy passes TCP connections to a target; cut closes them and refuses
-// new ones until restore.
-type proxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	down   bool
-	conns  map[net.Conn]bool
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.pipe(c)
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); p.cut() })
-	return p
-}
-
-func (p *proxy) addr() string { return p.ln.Addr().String() }
-
-func (p *proxy) track(cs ...net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.down {
-		return false
-	}
-	for _, c := range cs {
-		p.conns[c] = true
-	}
-	return true
-}
-
-func (p *proxy) pipe(c net.Conn) {
-	up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-	if err != nil {
-		c.Close()
-		return
-	}
-	if !p.track(c, up) {
-		c.Close()
-		up.Close()
-		return
-	}
-	go func() { _, _ = io.Copy(up, c); up.Close() }()
-	_, _ = io.Copy(c, up)
-	c.Close()
-}
-
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
-func (p *proxy) restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = false
 }
