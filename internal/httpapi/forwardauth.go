@@ -64,6 +64,9 @@ func (s *server) handleVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	route, ok := pol.Match(method, canon)
 	if !ok {
+		route, ok = s.legacyLoginRoute(canon)
+	}
+	if !ok {
 		writeProblem(w, r, &clerkgate.Error{Code: clerkgate.CodeForbidden, Message: "no route of the policy allows this request"})
 		return
 	}

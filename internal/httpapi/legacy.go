@@ -76,11 +76,7 @@ func (s *server) legacyWindow(next http.Handler) http.Handler {
 	if s.legacy == nil {
 		return next
 	}
-	inner := s.legacy
-	if n, ok := inner.(notingLegacy); ok {
-		inner = n.LegacyVerifier
-	}
-	win, _ := inner.(LegacyWindow)
+	win := s.legacyWin()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if win != nil {
 			if canon, ok := s.requestedPath(r); ok && win.IsLoginPath(canon) {
@@ -116,6 +112,29 @@ func (s *server) legacyWindow(next http.Handler) http.Handler {
 		}}
 		next.ServeHTTP(lw, inner)
 	})
+}
+
+// legacyWin is the LegacyWindow of the server's LegacyVerifier, or nil.
+func (s *server) legacyWin() LegacyWindow {
+	inner := s.legacy
+	if n, ok := inner.(notingLegacy); ok {
+		inner = n.LegacyVerifier
+	}
+	win, _ := inner.(LegacyWindow)
+	return win
+}
+
+// legacyLoginRoute is the route of an old login or refresh path
+// (legacy.login_paths, canonical) that no policy route matches, during the
+// migration window: anonymous, so that the old sign-in goes to the upstream
+// unchanged (SPEC §8) without a route of its own. After the sunset
+// legacyWindow answers these paths itself. ok is false for any other path.
+func (s *server) legacyLoginRoute(canon string) (route *policy.Route, ok bool) {
+	win := s.legacyWin()
+	if win == nil || !win.IsLoginPath(canon) || win.SunsetPassed() {
+		return nil, false
+	}
+	return &policy.Route{Path: canon, Anonymous: true}, true
 }
 
 // requestedPath is the canonical path a request is about: its own, or,

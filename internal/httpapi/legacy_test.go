@@ -3,11 +3,16 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/clerkgate/clerkgate"
 	"github.com/clerkgate/clerkgate/internal/httpapi"
+	"github.com/clerkgate/clerkgate/internal/legacy"
+	"github.com/clerkgate/clerkgate/internal/policy"
 	"github.com/clerkgate/clerkgate/internal/security"
 )
 
@@ -79,5 +84,56 @@ func TestLegacyUseRecorded(t *testing.T) {
 		if got := kept.legacyUses(t); len(got) != 0 {
 			t.Errorf("/staff/x with %s: legacy_token_used events %v", bad, got)
 		}
+	}
+}
+
+// The old login and refresh paths go to the upstream during the window
+// even when no policy route names them (SPEC §8: "unchanged", with the
+// deprecation headers), in proxy mode and in forward-auth alike; other
+// unrouted paths stay 403.
+func TestLegacyLoginPathWithoutRoute(t *testing.T) {
+	t.Parallel()
+	lv, err := legacy.New(policy.Legacy{Algorithm: policy.AlgHS256, SecretEnv: "S",
+		Sunset: time.Now().Add(time.Hour), LoginPaths: []string{"/auth/login", "/auth/refresh"}},
+		func(string) string { return "legacy-secret" }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newHookFixture(t, func(d *httpapi.Deps) { d.Legacy = lv })
+	pol, err := policy.Parse([]byte("routes:\n  - path: /api/**\n"), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.pol.Store(pol)
+	for _, c := range []struct {
+		method, path string
+		status       int
+	}{
+		{"POST", "/auth/login", 200},
+		{"POST", "/auth/refresh", 200},
+		{"POST", "/auth/other", 403},
+	} {
+		resp, err := http.Post(f.url+c.path, "application/json", strings.NewReader(`{"email":"a@example.com"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("%s %s: %d, want %d", c.method, c.path, resp.StatusCode, c.status)
+		}
+		if c.status == 200 && resp.Header.Get("Deprecation") != "true" {
+			t.Errorf("%s %s: no Deprecation header", c.method, c.path)
+		}
+	}
+	req, _ := http.NewRequest("GET", f.url+"/auth/verify", nil)
+	req.Header.Set("X-Forwarded-Method", "POST")
+	req.Header.Set("X-Forwarded-Uri", "/auth/login")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("forward-auth about the old login: %d, want 200", resp.StatusCode)
 	}
 }

@@ -27,7 +27,8 @@ import (
 //     never proxied, whatever their spelling);
 //  3. the policy's first route for the real method and the canonical path
 //     is taken (headers such as X-HTTP-Method-Override or X-Original-URL
-//     play no part); none is 403 forbidden;
+//     play no part); none is 403 forbidden, except for the old login and
+//     refresh paths of a legacy window, which are anonymous then;
 //  4. the caller is authenticated and authorized for that route
 //     (authenticateRoute): 401, 403 or 429 problem documents;
 //  5. the request goes upstream with the canonical path and the original
@@ -142,6 +143,9 @@ func (p *proxy) serve(w http.ResponseWriter, r *http.Request, target *url.URL) {
 		return
 	}
 	route, ok := s.policy().Match(r.Method, canon)
+	if !ok {
+		route, ok = s.legacyLoginRoute(canon)
+	}
 	if !ok {
 		writeProblem(w, r, &clerkgate.Error{Code: clerkgate.CodeForbidden, Message: "no route of the policy allows this request"})
 		return
