@@ -33,6 +33,12 @@ import (
 // WithLeeway says otherwise: CLERKGATE_LEEWAY's default.
 const DefaultLeeway = 5 * time.Second
 
+// DefaultMigrationGuide is the migration guide the Link header of legacy
+// responses points at when the policy names none (legacy.migration_guide):
+// SPEC §8 wants a Link on every one of them, and docs/migration.md is
+// written for the API consumers who get it.
+const DefaultMigrationGuide = "https://github.com/clerkgate/clerkgate/blob/main/docs/migration.md"
+
 // MaxTokenSize is the largest legacy token accepted, in bytes: the same
 // bound as for Clerk session tokens.
 const MaxTokenSize = verify.MaxTokenSize
@@ -96,7 +102,9 @@ func New(cfg policy.Legacy, getenv func(string) string, now func() time.Time, op
 	if v.claim == "" {
 		v.claim = "sub"
 	}
-	if cfg.MigrationGuide != "" {
+	if cfg.MigrationGuide == "" {
+		v.guide = DefaultMigrationGuide
+	} else {
 		u, err := url.Parse(cfg.MigrationGuide)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, errors.New("legacy: migration_guide must be an http:// or https:// URL")
@@ -149,8 +157,8 @@ func (v *Verifier) Sunset() time.Time { return v.sunset }
 // sunset instant on, legacy tokens and login paths are refused.
 func (v *Verifier) SunsetPassed() bool { return !v.now().Before(v.sunset) }
 
-// MigrationGuide returns the URL of the migration guide, "" when none is
-// configured.
+// MigrationGuide returns the URL of the migration guide:
+// legacy.migration_guide, else DefaultMigrationGuide.
 func (v *Verifier) MigrationGuide() string { return v.guide }
 
 // LoginPaths returns the legacy login and refresh paths.
@@ -254,13 +262,11 @@ func (v *Verifier) SampleUse(id string, now time.Time) (record bool, skipped int
 
 // DeprecationHeaders sets on h the headers of a response to a legacy
 // request or a legacy login path: "Deprecation: true" (SPEC §8; RFC 9745),
-// "Sunset" with the sunset as an HTTP-date (RFC 8594), and, when a
-// migration guide is configured, a Link to it with the relation types
-// "deprecation" (RFC 9745) and "sunset" (RFC 8594).
+// "Sunset" with the sunset as an HTTP-date (RFC 8594), and a Link to the
+// migration guide (MigrationGuide) with the relation types "deprecation"
+// (RFC 9745) and "sunset" (RFC 8594).
 func (v *Verifier) DeprecationHeaders(h http.Header) {
 	h.Set("Deprecation", "true")
 	h.Set("Sunset", v.sunset.UTC().Format(http.TimeFormat))
-	if v.guide != "" {
-		h.Set("Link", "<"+v.guide+`>; rel="deprecation", <`+v.guide+`>; rel="sunset"`)
-	}
+	h.Set("Link", "<"+v.guide+`>; rel="deprecation", <`+v.guide+`>; rel="sunset"`)
 }

@@ -459,12 +459,13 @@ func TestDeprecationHeaders(t *testing.T) {
 	if got := h.Get("Link"); got != `<https://example.test/migration>; rel="deprecation", <https://example.test/migration>; rel="sunset"` {
 		t.Errorf("Link = %q", got)
 	}
-	// Without a guide there is no Link; a guide is escaped for the header.
+	// Without a guide the Link names the default one (SPEC §8: legacy
+	// responses always carry a Link); a guide is escaped for the header.
 	v, _ = MustHS(t, func(l *policy.Legacy) { l.MigrationGuide = "" })
 	h = http.Header{}
 	v.DeprecationHeaders(h)
-	if _, ok := h["Link"]; ok {
-		t.Errorf("Link without a guide: %q", h.Get("Link"))
+	if got, want := h.Get("Link"), "<"+legacy.DefaultMigrationGuide+`>; rel="deprecation", <`+legacy.DefaultMigrationGuide+`>; rel="sunset"`; got != want {
+		t.Errorf("Link without a guide: %q, want %q", got, want)
 	}
 	v, _ = MustHS(t, func(l *policy.Legacy) { l.MigrationGuide = "https://example.test/a b>c" })
 	h = http.Header{}
