@@ -15,19 +15,6 @@ const (
 	untranslatableCharacter = "22P05" // \u0000 in jsonb
 )
 
-// errNotFound is the answer for a user that is not there.
-func errNotFound() error { return notFound("user not found") }
-
-// notFound is a CodeNotFound error with a client-safe message.
-func notFound(message string) error {
-	return &clerkgate.Error{Code: clerkgate.CodeNotFound, Message: message}
-}
-
-// errConflict is a CodeConflict error with a client-safe message.
-func errConflict(message string) error {
-	return &clerkgate.Error{Code: clerkgate.CodeConflict, Message: message}
-}
-
 // mapError gives err its contract code: a unique violation is CodeConflict
 // (a user with the same id), text PostgreSQL cannot hold (a NUL character
 // in public metadata) is CodeInvalidRequest, anything else is wrapped with

@@ -11,23 +11,14 @@ import (
 	"github.com/clerkgate/clerkgate/internal/storecheck"
 )
 
-// Page sizes of ListUsers.
-const (
-	defaultLimit = 50
-	maxLimit     = 200
-)
-
 // ListUsers implements clerkgate.UserStore.ListUsers with keyset pagination
 // over (created_at, id). Query matches substrings of email, first and last
 // name, case-insensitively (ILIKE); its % and _ are plain characters.
 // Unlinked users come with their password digest.
 func (s *Store) ListUsers(ctx context.Context, q clerkgate.UserQuery) ([]*clerkgate.User, string, error) {
-	limit := q.Limit
-	switch {
-	case limit == 0:
-		limit = defaultLimit
-	case limit < 0 || limit > maxLimit:
-		return nil, "", storecheck.Invalid("limit must be between 1 and 200")
+	limit, err := storecheck.Limit(q.Limit)
+	if err != nil {
+		return nil, "", err
 	}
 	if !storecheck.Text(q.Query) || !storecheck.Text(q.Role) {
 		return nil, "", storecheck.Invalid("query and role must be UTF-8 text without NUL characters")

@@ -57,7 +57,7 @@ RETURNING ` + userColumns
 // UserByID returns the user with local id id, tombstones included.
 func (s *Store) UserByID(ctx context.Context, id string) (*clerkgate.User, error) {
 	if !storecheck.Text(id) {
-		return nil, errNotFound()
+		return nil, storecheck.UserNotFound()
 	}
 	row := s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id)
 	return getUser(row, "user by id")
@@ -67,7 +67,7 @@ func (s *Store) UserByID(ctx context.Context, id string) (*clerkgate.User, error
 // included.
 func (s *Store) UserByClerkID(ctx context.Context, clerkUserID string) (*clerkgate.User, error) {
 	if !storecheck.Text(clerkUserID) {
-		return nil, errNotFound()
+		return nil, storecheck.UserNotFound()
 	}
 	row := s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE clerk_user_id = $1`, clerkUserID)
 	return getUser(row, "user by clerk id")
@@ -122,7 +122,7 @@ func getUser(row pgx.Row, op string) (*clerkgate.User, error) {
 	u, err := scanUser(row)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return nil, errNotFound()
+		return nil, storecheck.UserNotFound()
 	case err != nil:
 		return nil, mapError(op, err)
 	}

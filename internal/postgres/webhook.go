@@ -28,7 +28,7 @@ func (s *Store) WebhookRecord(ctx context.Context, messageID string) (*clerkgate
 }
 
 // errWebhookNotFound is the answer for a message never processed.
-func errWebhookNotFound() error { return notFound("webhook message not found") }
+func errWebhookNotFound() error { return storecheck.NotFound("webhook message not found") }
 
 // SaveWebhookRecord implements clerkgate.WebhookStore.SaveWebhookRecord
 // with an insert that does nothing when the id is there, whichever

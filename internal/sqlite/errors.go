@@ -9,19 +9,6 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// errNotFound is the answer for a user that is not there.
-func errNotFound() error { return notFound("user not found") }
-
-// notFound is a CodeNotFound error with a client-safe message.
-func notFound(message string) error {
-	return &clerkgate.Error{Code: clerkgate.CodeNotFound, Message: message}
-}
-
-// errConflict is a CodeConflict error with a client-safe message.
-func errConflict(message string) error {
-	return &clerkgate.Error{Code: clerkgate.CodeConflict, Message: message}
-}
-
 // mapError gives err its contract code: a unique violation is CodeConflict
 // (a user with the same id), anything else is wrapped with the name of the
 // operation (and is CodeInternal).

@@ -73,7 +73,7 @@ func (s *Store) CreateLocalUser(ctx context.Context, u *clerkgate.User) (*clerkg
 // matches nobody.
 func (s *Store) UnlinkedUserByEmail(ctx context.Context, email string) (*clerkgate.User, error) {
 	if email == "" || !storecheck.Text(email) {
-		return nil, errNotFound()
+		return nil, storecheck.UserNotFound()
 	}
 	rows, err := s.r.QueryContext(ctx, unlinkedByEmail, email)
 	if err != nil {
@@ -93,11 +93,11 @@ func (s *Store) UnlinkedUserByEmail(ctx context.Context, email string) (*clerkga
 	}
 	switch len(found) {
 	case 0:
-		return nil, errNotFound()
+		return nil, storecheck.UserNotFound()
 	case 1:
 		return found[0], nil
 	}
-	return nil, errConflict("several users without a Clerk id have this email")
+	return nil, storecheck.Conflict("several users without a Clerk id have this email")
 }
 
 // LinkClerkUser implements clerkgate.LinkStore.LinkClerkUser in one
@@ -108,7 +108,7 @@ func (s *Store) LinkClerkUser(ctx context.Context, localID string, u *clerkgate.
 		return nil, err
 	}
 	if localID == "" || !storecheck.Text(localID) {
-		return nil, errNotFound()
+		return nil, storecheck.UserNotFound()
 	}
 	now := s.now()
 	row := s.w.QueryRowContext(ctx, linkUser,
@@ -125,7 +125,7 @@ func (s *Store) LinkClerkUser(ctx context.Context, localID string, u *clerkgate.
 	if _, err := s.UserByID(ctx, localID); err != nil {
 		return nil, err
 	}
-	return nil, errConflict("the user is linked already or deleted")
+	return nil, storecheck.Conflict("the user is linked already or deleted")
 }
 
 // metadata is the value of a public_metadata column: NULL for none.

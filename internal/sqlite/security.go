@@ -58,12 +58,9 @@ func newSecurityEventID(at time.Time) string {
 // is inclusive. A Limit outside 0..200 or a cursor the store did not issue
 // is CodeInvalidRequest.
 func (s *Store) SecurityEvents(ctx context.Context, q clerkgate.SecurityEventQuery) ([]clerkgate.SecurityEvent, string, error) {
-	limit := q.Limit
-	switch {
-	case limit == 0:
-		limit = defaultLimit
-	case limit < 0 || limit > maxLimit:
-		return nil, "", storecheck.Invalid("limit must be between 1 and 200")
+	limit, err := storecheck.Limit(q.Limit)
+	if err != nil {
+		return nil, "", err
 	}
 	if !storecheck.Text(q.Kind) {
 		return nil, "", storecheck.Invalid("kind must be UTF-8 text without NUL characters")

@@ -58,7 +58,7 @@ RETURNING ` + userColumns
 // UserByID returns the user with local id id, tombstones included.
 func (s *Store) UserByID(ctx context.Context, id string) (*clerkgate.User, error) {
 	if !storecheck.Text(id) {
-		return nil, errNotFound()
+		return nil, storecheck.UserNotFound()
 	}
 	st, err := s.stmt(ctx, &s.byID, s.r, `SELECT `+userColumns+` FROM users WHERE id = ?`)
 	if err != nil {
@@ -71,7 +71,7 @@ func (s *Store) UserByID(ctx context.Context, id string) (*clerkgate.User, error
 // included.
 func (s *Store) UserByClerkID(ctx context.Context, clerkUserID string) (*clerkgate.User, error) {
 	if !storecheck.Text(clerkUserID) {
-		return nil, errNotFound()
+		return nil, storecheck.UserNotFound()
 	}
 	st, err := s.stmt(ctx, &s.byClerkID, s.r, `SELECT `+userColumns+` FROM users WHERE clerk_user_id = ?`)
 	if err != nil {
@@ -131,7 +131,7 @@ func getUser(row *sql.Row, op string) (*clerkgate.User, error) {
 	u, err := scanUser(row)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil, errNotFound()
+		return nil, storecheck.UserNotFound()
 	case err != nil:
 		return nil, mapError(op, err)
 	}

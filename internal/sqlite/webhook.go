@@ -32,7 +32,7 @@ func (s *Store) WebhookRecord(ctx context.Context, messageID string) (*clerkgate
 }
 
 // errWebhookNotFound is the answer for a message never processed.
-func errWebhookNotFound() error { return notFound("webhook message not found") }
+func errWebhookNotFound() error { return storecheck.NotFound("webhook message not found") }
 
 // insertWebhookRecord records a message unless its id is there.
 const insertWebhookRecord = `INSERT INTO webhook_messages (message_id, event_type, body_sha256, processed_at)

@@ -23,6 +23,37 @@ func Invalid(message string) error {
 	return &clerkgate.Error{Code: clerkgate.CodeInvalidRequest, Message: message}
 }
 
+// NotFound is a CodeNotFound error with a client-safe message.
+func NotFound(message string) error {
+	return &clerkgate.Error{Code: clerkgate.CodeNotFound, Message: message}
+}
+
+// UserNotFound is the answer for a user that is not there.
+func UserNotFound() error { return NotFound("user not found") }
+
+// Conflict is a CodeConflict error with a client-safe message.
+func Conflict(message string) error {
+	return &clerkgate.Error{Code: clerkgate.CodeConflict, Message: message}
+}
+
+// Page sizes of the stores' listings.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 200
+)
+
+// Limit is the page size of a listing asked for n: DefaultLimit for 0, n
+// itself up to MaxLimit, an error otherwise.
+func Limit(n int) (int, error) {
+	switch {
+	case n == 0:
+		return DefaultLimit, nil
+	case n < 0 || n > MaxLimit:
+		return 0, Invalid("limit must be between 1 and 200")
+	}
+	return n, nil
+}
+
 // Text reports whether s is text every store can hold and compare:
 // valid UTF-8 without NUL (which PostgreSQL's text rejects).
 func Text(s string) bool {

@@ -224,3 +224,41 @@ func TestWebhookRecord(t *testing.T) {
 		{"invalid UTF-8 in event type", func(r *clerkgate.WebhookRecord) { r.EventType = badUTF8 }, webhookText},
 	})
 }
+
+func TestLimit(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in, want int
+		bad      bool
+	}{
+		{0, storecheck.DefaultLimit, false}, {1, 1, false}, {200, 200, false},
+		{201, 0, true}, {-1, 0, true},
+	} {
+		got, err := storecheck.Limit(tt.in)
+		if tt.bad {
+			checkErr(t, err, "limit must be between 1 and 200")
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("Limit(%d) = %d, %v; want %d", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestNotFoundAndConflict(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		err  error
+		code clerkgate.Code
+		msg  string
+	}{
+		{storecheck.UserNotFound(), clerkgate.CodeNotFound, "user not found"},
+		{storecheck.NotFound("webhook message not found"), clerkgate.CodeNotFound, "webhook message not found"},
+		{storecheck.Conflict("taken"), clerkgate.CodeConflict, "taken"},
+	} {
+		if clerkgate.ErrorCode(tt.err) != tt.code || clerkgate.ErrorMessage(tt.err) != tt.msg {
+			t.Errorf("%v: code %q, message %q; want %q, %q", tt.err, clerkgate.ErrorCode(tt.err),
+				clerkgate.ErrorMessage(tt.err), tt.code, tt.msg)
+		}
+	}
+}
