@@ -295,9 +295,18 @@ func (s *service) checks() []httpapi.Check {
 		}},
 	}
 	if s.clerk != nil {
-		checks = append(checks, httpapi.Check{Name: "clerk_api", Run: cachedCheck(10*time.Second, s.clerk.Ping)})
+		checks = append(checks, httpapi.Check{Name: "clerk_api", Run: cachedCheck(10*time.Second, s.pingClerkAPI)})
 	}
 	return checks
+}
+
+// pingClerkAPI checks that the Backend API answers and accepts the secret
+// key with one small call that is not the JWKS: the key set has a check of
+// its own (clerk_jwks), and an API that serves keys but nothing else must
+// make the service degraded (SPEC §3).
+func (s *service) pingClerkAPI(ctx context.Context) error {
+	_, err := s.clerk.ListUsers(ctx, 1, 0)
+	return err
 }
 
 // cachedCheck runs check at most once per period, so that probes do not
