@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/clerkgate/clerkgate/internal/redisbus"
 	"github.com/clerkgate/clerkgate/verify"
@@ -209,7 +210,8 @@ func parseServiceConfig(getenv func(string) string, fl *serviceFlags, defAddr st
 	}
 	cfg.Algorithms = []string{"RS256"}
 	if v := getenv("CLERKGATE_ALGORITHMS"); strings.TrimSpace(v) != "" {
-		cfg.Algorithms = splitComma(v)
+		// A list: commas, spaces or both separate the entries.
+		cfg.Algorithms = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
 		for _, a := range cfg.Algorithms {
 			if a != "RS256" && a != "RS384" && a != "RS512" {
 				bad("CLERKGATE_ALGORITHMS", "%q is not one of RS256, RS384, RS512", a)
