@@ -928,8 +928,9 @@ func TestProxyMetrics(t *testing.T) {
 	resp.Body.Close()
 	text := string(body)
 	for _, want := range []string{
-		`clerkgate_proxy_upstream_duration_seconds_count{route="/api/**"} 1`,
-		`clerkgate_proxy_upstream_duration_seconds_count{route="/api/public/**"} 1`,
+		"clerkgate_proxy_upstream_duration_seconds_count 2\n",
+		`clerkgate_proxy_upstream_route_duration_seconds_count{route="/api/**"} 1`,
+		`clerkgate_proxy_upstream_route_duration_seconds_count{route="/api/public/**"} 1`,
 		`clerkgate_http_requests_total{code="200",route="/api/**"} 1`,
 		`clerkgate_http_requests_total{code="403",route="unmatched"} 1`,
 	} {

@@ -32,8 +32,11 @@ type Metrics struct {
 	CacheRequests       *prometheus.CounterVec
 	SecurityEvents      *prometheus.CounterVec
 	// ProxyUpstreamDuration is the time the upstream took to answer a
-	// proxied request (up to its response headers), by policy route.
-	ProxyUpstreamDuration *prometheus.HistogramVec
+	// proxied request (up to its response headers): the series of SPEC
+	// §10, without labels, so it is there before the first proxied request;
+	// ProxyRouteDuration has the same by policy route.
+	ProxyUpstreamDuration prometheus.Histogram
+	ProxyRouteDuration    *prometheus.HistogramVec
 
 	// The labelled series of the request path, cached so that a request
 	// costs a map read (no allocation, no lock) instead of hashing label
@@ -107,13 +110,18 @@ func New() *Metrics {
 			Name: "clerkgate_security_events_total",
 			Help: "Security events by kind.",
 		}, []string{"kind"}),
-		ProxyUpstreamDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		ProxyUpstreamDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "clerkgate_proxy_upstream_duration_seconds",
-			Help:    "Time the upstream took to answer a proxied request (to its response headers, or the error), by policy route.",
-			Buckets: []float64{5e-4, 1e-3, 5e-3, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+			Help:    "Time the upstream took to answer a proxied request (to its response headers, or the error).",
+			Buckets: proxyBuckets,
+		}),
+		ProxyRouteDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "clerkgate_proxy_upstream_route_duration_seconds",
+			Help:    "clerkgate_proxy_upstream_duration_seconds by policy route.",
+			Buckets: proxyBuckets,
 		}, []string{"route"}),
 	}
-	r.MustRegister(m.ProxyUpstreamDuration,
+	r.MustRegister(m.ProxyUpstreamDuration, m.ProxyRouteDuration,
 		m.WebhookEvents, m.UserSyncLag, m.SecurityEvents, m.CacheRequests,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -138,11 +146,15 @@ func (m *Metrics) ObserveHTTP(route string, code int, d time.Duration) {
 	}).Observe(d.Seconds())
 }
 
+// proxyBuckets are the buckets of the upstream's answer time.
+var proxyBuckets = []float64{5e-4, 1e-3, 5e-3, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+
 // ObserveProxyUpstream records how long the upstream took for a request of
 // the policy route pattern route.
 func (m *Metrics) ObserveProxyUpstream(route string, d time.Duration) {
+	m.ProxyUpstreamDuration.Observe(d.Seconds())
 	m.proxyLatency.get(route, func() prometheus.Observer {
-		return m.ProxyUpstreamDuration.WithLabelValues(route)
+		return m.ProxyRouteDuration.WithLabelValues(route)
 	}).Observe(d.Seconds())
 }
 

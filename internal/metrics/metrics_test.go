@@ -49,10 +49,11 @@ func TestObserveConcurrently(t *testing.T) {
 		series int
 		sum    float64
 	}{
-		"clerkgate_http_requests_total":             {len(routes) * len(codes), n},
-		"clerkgate_http_request_duration_seconds":   {len(routes), n},
-		"clerkgate_auth_requests_total":             {1, n},
-		"clerkgate_proxy_upstream_duration_seconds": {len(routes), n},
+		"clerkgate_http_requests_total":                   {len(routes) * len(codes), n},
+		"clerkgate_http_request_duration_seconds":         {len(routes), n},
+		"clerkgate_auth_requests_total":                   {1, n},
+		"clerkgate_proxy_upstream_duration_seconds":       {1, n},
+		"clerkgate_proxy_upstream_route_duration_seconds": {len(routes), n},
 	} {
 		if series[name] != want.series || sums[name] != want.sum {
 			t.Errorf("%s: %d series counting %v, want %d counting %v", name, series[name], sums[name], want.series, want.sum)
