@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -214,11 +215,32 @@ func TestAdminUsers(t *testing.T) {
 	for _, e := range out["data"].([]any) {
 		kinds[e.(map[string]any)["kind"].(string)]++
 	}
-	if code != 200 || kinds["role_changed"] < 2 || kinds["user_banned"] != 1 || kinds["user_deleted"] != 1 || kinds["admin_action"] < 3 {
+	if code != 200 || kinds["role_changed"] < 2 || kinds["user_banned"] != 1 || kinds["user_deleted"] != 1 || kinds["admin_action"] < 3 ||
+		kinds["token_replay_after_revoke"] != 1 {
 		t.Fatalf("security events: %d %v", code, kinds)
 	}
 	if code, _, _ := do(t, "GET", f.base+"/admin/security-events?since=yesterday", aliceTok, ""); code != 422 {
 		t.Fatalf("bad since: %d", code)
+	}
+}
+
+// TestUnknownKidFlood: tokens whose key id the key set does not have,
+// many within a minute, are one unknown_kid_flood event (SPEC §11).
+func TestUnknownKidFlood(t *testing.T) {
+	t.Parallel()
+	f := newAPIFixture(t, map[string]string{"CLERKGATE_AUTH_FAILURE_LIMIT": "1000/60s"})
+	alice, _ := f.emu.CreateUser(clerkemu.UserParams{Email: "alice@example.com", PublicMetadata: map[string]any{"role": "admin"}})
+	aliceTok := f.token(t, alice.ID)
+	parts := strings.SplitN(f.token(t, alice.ID), ".", 2)
+	forged := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"RS256","kid":"ins_not_a_key","typ":"JWT"}`)) + "." + parts[1]
+	for i := range 30 {
+		if code, out, _ := do(t, "GET", f.base+"/auth/me", forged, ""); code != 401 || out["code"] != "token_invalid" {
+			t.Fatalf("forged token %d: %d %v", i, code, out)
+		}
+	}
+	code, out, _ := do(t, "GET", f.base+"/admin/security-events?kind=unknown_kid_flood&limit=200", aliceTok, "")
+	if data, _ := out["data"].([]any); code != 200 || len(data) != 1 {
+		t.Fatalf("unknown_kid_flood events: %d %v", code, out)
 	}
 }
 

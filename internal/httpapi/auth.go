@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/clerkgate/clerkgate"
@@ -65,7 +66,22 @@ func (s *server) authFailed(r *http.Request, ip string, err error) {
 		return
 	}
 	ev := clerkgate.SecurityEvent{Kind: clerkgate.EventAuthFailed, IP: ip, RequestID: requestIDFrom(r.Context())}
-	s.security.Record(r.Context(), ev, map[string]any{"reason": reasonOf(err), "code": string(clerkgate.ErrorCode(err))})
+	reason := reasonOf(err)
+	s.security.Record(r.Context(), ev, map[string]any{"reason": reason, "code": string(clerkgate.ErrorCode(err))})
+	switch {
+	case clerkgate.ErrorCode(err) == clerkgate.CodeSessionRevoked:
+		// A valid signature on a session that ended, or of a user banned
+		// or deleted since: the token outlived its revocation.
+		replay := ev
+		replay.Kind = clerkgate.EventTokenReplayAfterRevoke
+		s.security.Record(r.Context(), replay, map[string]any{"reason": reason})
+	case reason == "unknown_kid":
+		if n, ok := s.kidFlood.add(s.now()); ok {
+			flood := ev
+			flood.Kind = clerkgate.EventUnknownKidFlood
+			s.security.Record(r.Context(), flood, map[string]any{"tokens": n, "window": kidFloodWindow.String()})
+		}
+	}
 	if s.limiter.fail(ip, s.now()) {
 		ev.Kind = clerkgate.EventBruteForceSuspected
 		s.security.Record(r.Context(), ev, map[string]any{"limit": s.limiter.limit, "window": s.limiter.window.String()})
@@ -76,4 +92,36 @@ func (s *server) observeAuth(method, result, reason string) {
 	if s.metrics != nil {
 		s.metrics.ObserveAuth(method, result, reason)
 	}
+}
+
+// Tokens whose key id the key set does not have are refused without a
+// signature check; kidFloodLimit of them within kidFloodWindow, from any
+// addresses, are an unknown_kid_flood (SPEC §11), recorded once a window.
+const (
+	kidFloodLimit  = 20
+	kidFloodWindow = time.Minute
+)
+
+// floodCounter counts events in fixed windows.
+type floodCounter struct {
+	mu       sync.Mutex
+	start    time.Time
+	n        int
+	reported bool
+}
+
+// add counts one event at now and reports the count when it reaches
+// kidFloodLimit, once per window.
+func (c *floodCounter) add(now time.Time) (int, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now.Sub(c.start) >= kidFloodWindow || now.Before(c.start) {
+		c.start, c.n, c.reported = now, 0, false
+	}
+	c.n++
+	if c.n >= kidFloodLimit && !c.reported {
+		c.reported = true
+		return c.n, true
+	}
+	return c.n, false
 }

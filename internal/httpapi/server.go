@@ -101,6 +101,7 @@ type server struct {
 	events   clerkgate.SecurityEventStore
 	policy   func() *policy.Policy
 	limiter  *failureLimiter
+	kidFlood floodCounter // unknown_kid_flood
 	roleMu   sync.Mutex
 	now      func() time.Time
 	upstream *url.URL        // Deps.Upstream
