@@ -193,7 +193,9 @@ func hangUp(w http.ResponseWriter) {
 
 // handleFaults serves /__emulator/faults: GET shows the faults, PUT and
 // POST replace them, DELETE clears them; each answers the faults then in
-// force. It needs the secret key like /v1.
+// force. It is a test control, not Clerk's API: it takes requests without
+// credentials (SPEC §9 names no key for it), and refuses a wrong secret key
+// like /v1 does, so that a misconfigured test fails loudly.
 func (e *Emulator) handleFaults(w http.ResponseWriter, r *http.Request) {
 	trace := newTraceID()
 	status := http.StatusOK
@@ -208,13 +210,15 @@ func (e *Emulator) handleFaults(w http.ResponseWriter, r *http.Request) {
 		}
 		writeError(w, trace, err)
 	}
-	if err := e.authenticate(r); err != nil {
-		var apiErr *Error
-		if !errors.As(err, &apiErr) {
-			apiErr = errKeyInvalid()
+	if r.Header.Get("Authorization") != "" { // none is allowed, a wrong one is not
+		if err := e.authenticate(r); err != nil {
+			var apiErr *Error
+			if !errors.As(err, &apiErr) {
+				apiErr = errKeyInvalid()
+			}
+			fail(apiErr)
+			return
 		}
-		fail(apiErr)
-		return
 	}
 	switch r.Method {
 	case http.MethodGet:

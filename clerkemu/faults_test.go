@@ -61,8 +61,17 @@ func TestFaultsEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET without credentials: %d, want 200", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", srv.URL+"/__emulator/faults", nil)
+	req.Header.Set("Authorization", "Bearer sk_test_wrong")
+	if resp, err = plainClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("GET without the key: %d, want 401", resp.StatusCode)
+		t.Errorf("GET with a wrong key: %d, want 401", resp.StatusCode)
 	}
 	steps := []struct {
 		method, body string
