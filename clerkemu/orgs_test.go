@@ -227,3 +227,24 @@ func TestCustomRoles(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionOrgBySlug: a session made active in an organization named by
+// its slug is active in that organization, by id, and its tokens say so.
+func TestSessionOrgBySlug(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, clerkemu.Options{})
+	u, _ := e.srv.CreateUser(clerkemu.UserParams{})
+	org, _ := e.srv.CreateOrganization("Acme", "acme", u.ID)
+	s, err := e.srv.CreateSession(u.ID, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.LastActiveOrganizationID == nil || *s.LastActiveOrganizationID != org.ID {
+		t.Errorf("last_active_organization_id %v, want %s", s.LastActiveOrganizationID, org.ID)
+	}
+	tok, _ := e.srv.SessionToken(s.ID, 0)
+	_, claims := decodeJWT(t, tok)
+	if o, _ := claims["o"].(map[string]any); o == nil || o["id"] != org.ID || o["slg"] != "acme" {
+		t.Errorf("o claim %v, want the organization %s", claims["o"], org.ID)
+	}
+}

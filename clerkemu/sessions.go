@@ -180,9 +180,13 @@ func (t *tx) createSession(p SessionParams) (*sessionRecord, error) {
 			Message: "user is locked", LongMessage: "The user " + p.UserID + " is locked and cannot sign in."}
 	}
 	if p.ActiveOrganizationID != "" {
-		if _, err := e.org(p.ActiveOrganizationID); err != nil {
+		org, err := e.org(p.ActiveOrganizationID)
+		if err != nil {
 			return nil, err
 		}
+		// A slug names the organization as well as its id; the session
+		// keeps the id, which its tokens' "o" claim looks up.
+		p.ActiveOrganizationID = org.o.ID
 		if !e.isMember(p.ActiveOrganizationID, p.UserID) {
 			return nil, errValue("active_organization_id", "The user is not a member of organization "+p.ActiveOrganizationID+".")
 		}
