@@ -44,6 +44,12 @@ func runSync(ctx context.Context, args []string, getenv func(string) string, std
 		Progress: func(c usersync.Counts) {
 			log.Info("sync progress", slog.String("counts", c.String()))
 		},
+		// A dry run prints what it would change, a line a user, ids only.
+		OnChange: func(ch usersync.Change) {
+			if *dryRun {
+				fmt.Fprintln(stdout, changeLine(ch))
+			}
+		},
 	})
 	prefix := "sync"
 	if *dryRun {
@@ -54,4 +60,14 @@ func runSync(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("sync: %w", err)
 	}
 	return nil
+}
+
+// changeLine is the dry run's line of one change: "would create
+// user_...", "would update user_... (usr_...)".
+func changeLine(ch usersync.Change) string {
+	line := "would " + ch.Action + " " + ch.ClerkUserID
+	if ch.LocalID != "" {
+		line += " (" + ch.LocalID + ")"
+	}
+	return line
 }

@@ -207,11 +207,12 @@ func TestSyncCommand(t *testing.T) {
 	}
 	env := serviceEnv(emu, "sqlite://"+t.TempDir()+"/s.db")
 	r := runCLI(t, env, "sync", "--dry-run")
-	if r.err != nil || !strings.Contains(r.stdout, "dry run") || !strings.Contains(r.stdout, "created=3") {
+	if r.err != nil || !strings.Contains(r.stdout, "dry run") || !strings.Contains(r.stdout, "created=3") ||
+		strings.Count(r.stdout, "would create user_") != 3 {
 		t.Fatalf("dry run: %v %q", r.err, r.stdout)
 	}
 	r = runCLI(t, env, "sync")
-	if r.err != nil || !strings.Contains(r.stdout, "created=3") {
+	if r.err != nil || !strings.Contains(r.stdout, "created=3") || strings.Contains(r.stdout, "would ") {
 		t.Fatalf("sync: %v %q", r.err, r.stdout)
 	}
 	r = runCLI(t, env, "sync")

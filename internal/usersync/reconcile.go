@@ -43,6 +43,19 @@ type ReconcileOptions struct {
 	PageSize int // 1..500; 0 means 500
 	// Progress, when set, is called after every page with the counts so far.
 	Progress func(Counts)
+	// OnChange, when set, is told of every change the run makes, or with
+	// DryRun would make, as it counts it.
+	OnChange func(Change)
+}
+
+// Change is one change of a reconcile run: Action is "create", "update",
+// "link" or "delete"; ClerkUserID is the Clerk user; LocalID is the local
+// user's id where one exists already (update, link, delete). No personal
+// data: ids only.
+type Change struct {
+	Action      string
+	ClerkUserID string
+	LocalID     string
 }
 
 // Reconcile makes the local store equal to Clerk: it pages through every
@@ -68,7 +81,7 @@ func (s *Syncer) Reconcile(ctx context.Context, clerk Clerk, o ReconcileOptions)
 		for _, u := range users {
 			seen[u.ClerkUserID] = struct{}{}
 			c.Seen++
-			if err := s.reconcileUser(ctx, u, o.DryRun, &c); err != nil {
+			if err := s.reconcileUser(ctx, u, o, &c); err != nil {
 				return c, err
 			}
 		}
@@ -90,7 +103,13 @@ func (s *Syncer) Reconcile(ctx context.Context, clerk Clerk, o ReconcileOptions)
 }
 
 // reconcileUser stores, links or creates one Clerk user.
-func (s *Syncer) reconcileUser(ctx context.Context, u *clerkgate.User, dry bool, c *Counts) error {
+func (s *Syncer) reconcileUser(ctx context.Context, u *clerkgate.User, o ReconcileOptions, c *Counts) error {
+	dry := o.DryRun
+	report := func(action, localID string) {
+		if o.OnChange != nil {
+			o.OnChange(Change{Action: action, ClerkUserID: u.ClerkUserID, LocalID: localID})
+		}
+	}
 	existing, err := s.o.Store.UserByClerkID(ctx, u.ClerkUserID)
 	switch {
 	case err == nil:
@@ -100,12 +119,14 @@ func (s *Syncer) reconcileUser(ctx context.Context, u *clerkgate.User, dry bool,
 		}
 		if dry {
 			c.Updated++
+			report("update", existing.ID)
 			return nil
 		}
 		if _, changed, err := s.saveUser(ctx, u); err != nil {
 			return err
 		} else if changed {
 			c.Updated++
+			report("update", existing.ID)
 		} else {
 			c.Unchanged++
 		}
@@ -119,6 +140,7 @@ func (s *Syncer) reconcileUser(ctx context.Context, u *clerkgate.User, dry bool,
 	}
 	if local != nil {
 		c.Linked++
+		report("link", local.ID)
 		if dry {
 			return nil
 		}
@@ -131,6 +153,7 @@ func (s *Syncer) reconcileUser(ctx context.Context, u *clerkgate.User, dry bool,
 		return nil
 	}
 	c.Created++
+	report("create", "")
 	if dry {
 		return nil
 	}
@@ -225,6 +248,9 @@ func (s *Syncer) reconcileGone(ctx context.Context, clerk Clerk, seen map[string
 				return fmt.Errorf("confirming a deletion with Clerk: %w", err)
 			}
 			c.Deleted++
+			if o.OnChange != nil {
+				o.OnChange(Change{Action: "delete", ClerkUserID: u.ClerkUserID, LocalID: u.ID})
+			}
 			if o.DryRun {
 				continue
 			}

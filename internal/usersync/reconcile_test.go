@@ -3,6 +3,7 @@ package usersync_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -185,9 +186,18 @@ func TestReconcile(t *testing.T) {
 
 		want := usersync.Counts{Created: 3, Updated: 1, Linked: 2, Deleted: 1, Unchanged: 1, Seen: 7}
 		before := snapshot(t, st)
-		dry, err := f.syncer.Reconcile(ctx, api, usersync.ReconcileOptions{DryRun: true})
+		actions := map[string]int{}
+		dry, err := f.syncer.Reconcile(ctx, api, usersync.ReconcileOptions{DryRun: true, OnChange: func(c usersync.Change) {
+			actions[c.Action]++
+			if c.ClerkUserID == "" || (c.Action != "create") == (c.LocalID == "") {
+				t.Errorf("change %+v: want a Clerk id, and a local id unless created", c)
+			}
+		}})
 		if err != nil || dry != want {
 			t.Fatalf("dry run: %v, %v; want %v", dry, err, want)
+		}
+		if fmt.Sprint(actions) != "map[create:3 delete:1 link:2 update:1]" {
+			t.Errorf("changes told of: %v, want the counts' own", actions)
 		}
 		if after := snapshot(t, st); after != before {
 			t.Fatalf("the dry run changed the store:\nbefore %s\nafter  %s", before, after)
