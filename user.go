@@ -132,6 +132,15 @@ type UserEventResult struct {
 	User *User
 	// Changed reports whether the row changed, as SaveClerkUser does.
 	Changed bool
+	// Previous is what the row held before the event, set when the event
+	// changed a row that existed: enough to tell a ban or a role change.
+	Previous *UserPrevious
+}
+
+// UserPrevious is part of a user's row as it was before a change.
+type UserPrevious struct {
+	Role   string
+	Banned bool
 }
 
 // UserEventStore stores a user change and the record of the webhook

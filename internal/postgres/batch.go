@@ -49,6 +49,7 @@ type pendingEvent struct {
 	// the event; nil with a nil err when it wrote nothing (the caller
 	// asks saveUserEvent why); errBatchFailed when the batch failed.
 	user *clerkgate.User
+	prev *clerkgate.UserPrevious
 	err  error
 }
 
@@ -67,7 +68,7 @@ type eventBatcher struct {
 // it: the stored row if the event was written, nil if not,
 // errBatchFailed if its batch failed, or ctx's error (the event may then
 // still be written, as when a connection breaks after a commit).
-func (b *eventBatcher) change(ctx context.Context, userID, messageID string, args []any) (*clerkgate.User, error) {
+func (b *eventBatcher) change(ctx context.Context, userID, messageID string, args []any) (*clerkgate.User, *clerkgate.UserPrevious, error) {
 	p := &pendingEvent{userID: userID, messageID: messageID, args: args, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
@@ -78,9 +79,9 @@ func (b *eventBatcher) change(ctx context.Context, userID, messageID string, arg
 	b.mu.Unlock()
 	select {
 	case <-p.done:
-		return p.user, p.err
+		return p.user, p.prev, p.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 }
 
@@ -107,7 +108,7 @@ func (b *eventBatcher) execute(batch []*pendingEvent) {
 	defer cancel()
 	if len(batch) == 1 { // nothing to share: the statement alone, as ever
 		p := batch[0]
-		p.user, p.err = b.s.changeOne(ctx, p.args)
+		p.user, p.prev, p.err = b.s.changeOne(ctx, p.args)
 		close(p.done)
 		return
 	}
@@ -125,7 +126,7 @@ func (b *eventBatcher) execute(batch []*pendingEvent) {
 		group = append(group, p)
 	}
 	slices.SortStableFunc(group, func(x, y *pendingEvent) int { return cmp.Compare(x.userID, y.userID) })
-	users, err := b.s.changeMany(ctx, group)
+	users, prevs, err := b.s.changeMany(ctx, group)
 	b.shared.Add(1)
 	if err != nil {
 		b.failed.Add(1)
@@ -134,7 +135,7 @@ func (b *eventBatcher) execute(batch []*pendingEvent) {
 		if err != nil {
 			p.err = errBatchFailed
 		} else {
-			p.user = users[i]
+			p.user, p.prev = users[i], prevs[i]
 		}
 		close(p.done)
 	}
@@ -144,23 +145,34 @@ func (b *eventBatcher) execute(batch []*pendingEvent) {
 	}
 }
 
-// changeOne runs changeUserEvent on its own: the stored row, or nil when
-// it wrote nothing.
-func (s *Store) changeOne(ctx context.Context, args []any) (*clerkgate.User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx, changeUserEvent, args...))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
+// changeOne runs changeUserEvent on its own: the stored row and what it
+// held before, or nils when it wrote nothing.
+func (s *Store) changeOne(ctx context.Context, args []any) (*clerkgate.User, *clerkgate.UserPrevious, error) {
+	return scanChange(s.pool.QueryRow(ctx, changeUserEvent, args...))
+}
+
+// scanChange reads the row of changeUserEvent: the stored user and what it
+// held before; nils when the statement wrote nothing.
+func scanChange(row pgx.Row) (*clerkgate.User, *clerkgate.UserPrevious, error) {
+	var prev clerkgate.UserPrevious
+	u, err := scanUser(row, &prev.Role, &prev.Banned)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, nil, nil
+	case err != nil:
+		return nil, nil, err
 	}
-	return u, err
+	return u, &prev, nil
 }
 
 // changeMany runs changeUserEvent for each event in one transaction, its
-// statements pipelined: the stored rows (nil where a statement wrote
-// nothing), or an error when the transaction did not commit.
-func (s *Store) changeMany(ctx context.Context, group []*pendingEvent) ([]*clerkgate.User, error) {
+// statements pipelined: the stored rows and what they held before (nil
+// where a statement wrote nothing), or an error when the transaction did
+// not commit.
+func (s *Store) changeMany(ctx context.Context, group []*pendingEvent) ([]*clerkgate.User, []*clerkgate.UserPrevious, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) // after Commit, a no-op
 	var pb pgx.Batch
@@ -169,22 +181,20 @@ func (s *Store) changeMany(ctx context.Context, group []*pendingEvent) ([]*clerk
 	}
 	results := tx.SendBatch(ctx, &pb)
 	users := make([]*clerkgate.User, len(group))
+	prevs := make([]*clerkgate.UserPrevious, len(group))
 	for i := range group {
-		u, err := scanUser(results.QueryRow())
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-		case err != nil:
+		u, prev, err := scanChange(results.QueryRow())
+		if err != nil {
 			results.Close()
-			return nil, err
-		default:
-			users[i] = u
+			return nil, nil, err
 		}
+		users[i], prevs[i] = u, prev
 	}
 	if err := results.Close(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return users, nil
+	return users, prevs, nil
 }

@@ -21,7 +21,9 @@ var _ clerkgate.UserEventStore = (*Store)(nil)
 // writes nothing, saveUserEvent tells why. It is the lean half of
 // SaveClerkUserEvent: the executor sets up every node of a statement on
 // each run, and saveUserEvent has many.
-const changeUserEvent = `WITH up AS (
+const changeUserEvent = `WITH old AS (
+	SELECT role, banned FROM users WHERE clerk_user_id = $2::text
+), up AS (
 	INSERT INTO users AS u (` + userColumns + `)
 	SELECT $1::text, $2::text, $3::text, $4::boolean, $5::text, $6::text, $7::text, $8::text, $9::jsonb,
 		$10::text, $11::boolean, $12::timestamptz, $13::bigint, $14::timestamptz, $15::timestamptz, $16::timestamptz
@@ -35,7 +37,7 @@ const changeUserEvent = `WITH up AS (
 	INSERT INTO webhook_messages (message_id, event_type, body_sha256, processed_at)
 	SELECT $18::text, $19::text, $20::bytea, $21::timestamptz FROM up
 )
-SELECT * FROM up`
+SELECT up.*, old.role, old.banned FROM up, old`
 
 // saveUserEvent is the whole of SaveClerkUserEvent in one statement (one
 // round trip, one commit), run when changeUserEvent wrote nothing. Its
@@ -95,7 +97,8 @@ const saveUserEvent = `WITH cur AS (
 	UNION ALL
 	SELECT false, * FROM cur WHERE NOT EXISTS (SELECT 1 FROM up)
 )
-SELECT v.duplicate, v.absent, v.tie, EXISTS (SELECT 1 FROM rec), s.*
+SELECT v.duplicate, v.absent, v.tie, EXISTS (SELECT 1 FROM rec), s.*,
+	(SELECT role FROM cur), (SELECT banned FROM cur)
 FROM verdict v LEFT JOIN stored s ON true`
 
 // SaveClerkUserEvent implements clerkgate.UserEventStore: an event that
@@ -119,14 +122,14 @@ func (s *Store) SaveClerkUserEvent(ctx context.Context, ev clerkgate.UserEvent) 
 	// The common case goes with whatever other events are being saved,
 	// in one transaction (batch.go); on its own if that failed.
 	args := s.userArgs(ev.User, ev.ReportTie, r.MessageID, r.EventType, r.BodySHA256, millis(processed))
-	stored, err := s.events.change(ctx, ev.User.ClerkUserID, r.MessageID, args)
+	stored, prev, err := s.events.change(ctx, ev.User.ClerkUserID, r.MessageID, args)
 	if errors.Is(err, errBatchFailed) {
-		stored, err = s.changeOne(ctx, args)
+		stored, prev, err = s.changeOne(ctx, args)
 	}
 	var pgErr *pgconn.PgError
 	switch {
 	case err == nil && stored != nil:
-		return clerkgate.UserEventResult{User: stored, Changed: true}, nil
+		return clerkgate.UserEventResult{User: stored, Changed: true, Previous: prev}, nil
 	case errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && pgErr.TableName == "webhook_messages":
 		return clerkgate.UserEventResult{Duplicate: true}, nil
 	case err != nil:
@@ -140,8 +143,10 @@ func (s *Store) SaveClerkUserEvent(ctx context.Context, ev clerkgate.UserEvent) 
 		var recorded bool
 		var changed *bool
 		var row nullableUser
+		var prevRole *string
+		var prevBanned *bool
 		err := s.pool.QueryRow(ctx, saveUserEvent, args...).Scan(
-			append([]any{&res.Duplicate, &res.Absent, &res.Tie, &recorded, &changed}, row.dest()...)...)
+			append(append([]any{&res.Duplicate, &res.Absent, &res.Tie, &recorded, &changed}, row.dest()...), &prevRole, &prevBanned)...)
 		switch {
 		case errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && pgErr.TableName == "webhook_messages":
 			return clerkgate.UserEventResult{Duplicate: true}, nil
@@ -154,7 +159,11 @@ func (s *Store) SaveClerkUserEvent(ctx context.Context, ev clerkgate.UserEvent) 
 		case ev.ReportTie && res.Tie:
 			return clerkgate.UserEventResult{Tie: true}, nil
 		case recorded:
-			return clerkgate.UserEventResult{User: row.user(), Changed: changed != nil && *changed}, nil
+			res := clerkgate.UserEventResult{User: row.user(), Changed: changed != nil && *changed}
+			if res.Changed && prevRole != nil && prevBanned != nil {
+				res.Previous = &clerkgate.UserPrevious{Role: *prevRole, Banned: *prevBanned}
+			}
+			return res, nil
 		}
 	}
 	return clerkgate.UserEventResult{}, errors.New("postgres: save user event: the user's row kept changing")

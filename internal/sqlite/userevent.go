@@ -46,7 +46,7 @@ func (s *Store) SaveClerkUserEvent(ctx context.Context, ev clerkgate.UserEvent) 
 	if err != nil {
 		return res, mapError("save user event", err)
 	}
-	existsSt, err := s.stmt(ctx, &s.userExists, s.w, `SELECT EXISTS (SELECT 1 FROM users WHERE clerk_user_id = ?)`)
+	prevSt, err := s.stmt(ctx, &s.userExists, s.w, `SELECT role, banned FROM users WHERE clerk_user_id = ?`)
 	if err != nil {
 		return res, mapError("save user event", err)
 	}
@@ -80,20 +80,27 @@ func (s *Store) SaveClerkUserEvent(ctx context.Context, ev clerkgate.UserEvent) 
 		res.Duplicate = true
 		return res, nil
 	}
-	if ev.ReportAbsent {
-		var exists bool
-		if err := tx.StmtContext(ctx, existsSt).QueryRowContext(ctx, ev.User.ClerkUserID).Scan(&exists); err != nil {
-			return res, mapError("save user event", err)
-		}
-		if !exists {
-			res.Absent = true
-			return res, nil
-		}
+	// The row as it is, if any: whether the user is absent, and what the
+	// change changes (a ban, a role).
+	var prev clerkgate.UserPrevious
+	exists := true
+	switch err := tx.StmtContext(ctx, prevSt).QueryRowContext(ctx, ev.User.ClerkUserID).Scan(&prev.Role, &prev.Banned); {
+	case errors.Is(err, sql.ErrNoRows):
+		exists = false
+	case err != nil:
+		return res, mapError("save user event", err)
+	}
+	if ev.ReportAbsent && !exists {
+		res.Absent = true
+		return res, nil
 	}
 	stored, err := scanUser(tx.StmtContext(ctx, saveSt).QueryRowContext(ctx, s.userArgs(ev.User, ev.ReportTie)...))
 	switch {
 	case err == nil:
 		res.User, res.Changed = stored, true
+		if exists {
+			res.Previous = &prev
+		}
 	case !errors.Is(err, sql.ErrNoRows):
 		return res, mapError("save user event", err)
 	default:

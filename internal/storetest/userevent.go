@@ -13,6 +13,7 @@ import (
 // userEventTests are the tests of clerkgate.UserEventStore.
 var userEventTests = []test{
 	{"UserEventSaves", testUserEventSaves},
+	{"UserEventPrevious", testUserEventPrevious},
 	{"UserEventStaleRecorded", testUserEventStale},
 	{"UserEventDuplicate", testUserEventDuplicate},
 	{"UserEventAbsent", testUserEventAbsent},
@@ -51,6 +52,39 @@ func wantNoRecord(t testing.TB, s Store, id string) {
 	t.Helper()
 	_, err := s.WebhookRecord(t.Context(), id)
 	wantCode(t, err, clerkgate.CodeNotFound)
+}
+
+// testUserEventPrevious: a change of a stored row reports the role and
+// ban the row had before it; an insert and a stale event report none.
+func testUserEventPrevious(t *testing.T, s Store) {
+	u := newUser("user_evprev", 1)
+	u.Role = "member"
+	res := saveEvent(t, s, clerkgate.UserEvent{User: u, Record: msgRecord("msg_evprev_1", "v1")})
+	if wantSaved(t, res, true); res.Previous != nil {
+		t.Errorf("insert: Previous %+v, want nil", res.Previous)
+	}
+	steps := []struct {
+		role   string
+		banned bool
+		want   clerkgate.UserPrevious
+	}{
+		{"admin", false, clerkgate.UserPrevious{Role: "member"}},
+		{"admin", true, clerkgate.UserPrevious{Role: "admin"}},
+		{"member", false, clerkgate.UserPrevious{Role: "admin", Banned: true}},
+	}
+	for i, st := range steps {
+		v := newUser("user_evprev", int64(i+2))
+		v.Role, v.Banned = st.role, st.banned
+		res := saveEvent(t, s, clerkgate.UserEvent{User: v, Record: msgRecord(fmt.Sprintf("msg_evprev_%d", i+2), "v")})
+		if wantSaved(t, res, true); res.Previous == nil || *res.Previous != st.want {
+			t.Errorf("step %d: Previous %+v, want %+v", i, res.Previous, st.want)
+		}
+	}
+	stale := newUser("user_evprev", 1)
+	res = saveEvent(t, s, clerkgate.UserEvent{User: stale, Record: msgRecord("msg_evprev_stale", "old")})
+	if wantSaved(t, res, false); res.Previous != nil {
+		t.Errorf("stale event: Previous %+v, want nil (nothing changed)", res.Previous)
+	}
 }
 
 // testUserEventSaves: a new user is inserted and a newer version

@@ -64,8 +64,28 @@ func (s *Syncer) handleUser(ctx context.Context, m Message, out Outcome, cu *cle
 	if s.o.ObserveLag != nil {
 		s.o.ObserveLag(s.o.Now().Sub(time.UnixMilli(ev.User.ClerkUpdatedAt)))
 	}
+	s.recordUserChange(ctx, m, res)
 	out.Result = ResultProcessed
 	return out, nil
+}
+
+// recordUserChange records the security events of a change made in Clerk:
+// a ban (user_banned) and a new role (role_changed), as the admin API
+// records its own.
+func (s *Syncer) recordUserChange(ctx context.Context, m Message, res clerkgate.UserEventResult) {
+	prev, u := res.Previous, res.User
+	if !res.Changed || prev == nil || u == nil || u.Deleted() {
+		return
+	}
+	ev := clerkgate.SecurityEvent{UserID: u.ID, IP: m.IP, RequestID: m.RequestID}
+	if u.Banned && !prev.Banned {
+		ev.Kind = clerkgate.EventUserBanned
+		s.o.Security.Record(ctx, ev, map[string]any{"clerk_user_id": u.ClerkUserID, "source": "webhook"})
+	}
+	if u.Role != prev.Role {
+		ev.Kind = clerkgate.EventRoleChanged
+		s.o.Security.Record(ctx, ev, map[string]any{"clerk_user_id": u.ClerkUserID, "from": prev.Role, "to": u.Role, "source": "webhook"})
+	}
 }
 
 // settleTie returns the user to store for an event's u when the stored

@@ -437,6 +437,35 @@ func TestWebhookDuplicateAndReplay(t *testing.T) {
 
 // TestWebhookInvalid: an event that cannot be used is invalid_request and
 // stored nowhere, whatever is wrong with it.
+// TestWebhookBanAndRoleEvents: a ban and a new role made in Clerk are
+// security events (user_banned, role_changed), as when made through the
+// admin API; an update that changes neither records none.
+func TestWebhookBanAndRoleEvents(t *testing.T) {
+	t.Parallel()
+	eachEngine(t, func(t *testing.T, db database) {
+		st := db.open(t)
+		f := newFixture(st)
+		const id = "user_banrole"
+		f.mustDeliver(t, "processed", event(t, "user.created", clerkUser(id, baseMillis)))
+		f.mustDeliver(t, "processed", event(t, "user.updated", clerkUser(id, baseMillis+1, set("first_name", "Other"))))
+		if n := len(securityEvents(t, st, clerkgate.EventRoleChanged)) + len(securityEvents(t, st, clerkgate.EventUserBanned)); n != 0 {
+			t.Fatalf("%d events for a change of name", n)
+		}
+		f.mustDeliver(t, "processed", event(t, "user.updated", clerkUser(id, baseMillis+2,
+			set("public_metadata", map[string]any{"role": "admin"}))))
+		f.mustDeliver(t, "processed", event(t, "user.updated", clerkUser(id, baseMillis+3,
+			set("public_metadata", map[string]any{"role": "admin"}), set("banned", true))))
+		u := mustUser(t, st, id)
+		roles := securityEvents(t, st, clerkgate.EventRoleChanged)
+		if len(roles) != 1 || roles[0].UserID != u.ID || roles[0].IP != "203.0.113.9" {
+			t.Errorf("role_changed events %+v, want one for %s", roles, u.ID)
+		}
+		if bans := securityEvents(t, st, clerkgate.EventUserBanned); len(bans) != 1 || bans[0].UserID != u.ID {
+			t.Errorf("user_banned events %+v, want one for %s", bans, u.ID)
+		}
+	})
+}
+
 func TestWebhookInvalid(t *testing.T) {
 	t.Parallel()
 	user := func(mods ...func(map[string]any)) []byte {
