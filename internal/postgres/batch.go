@@ -152,17 +152,17 @@ func (s *Store) changeOne(ctx context.Context, args []any) (*clerkgate.User, *cl
 }
 
 // scanChange reads the row of changeUserEvent: the stored user and what it
-// held before; nils when the statement wrote nothing.
+// held before (changeUserEvent changes neither role nor ban); nils when the
+// statement wrote nothing.
 func scanChange(row pgx.Row) (*clerkgate.User, *clerkgate.UserPrevious, error) {
-	var prev clerkgate.UserPrevious
-	u, err := scanUser(row, &prev.Role, &prev.Banned)
+	u, err := scanUser(row)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, nil, nil
 	case err != nil:
 		return nil, nil, err
 	}
-	return u, &prev, nil
+	return u, &clerkgate.UserPrevious{Role: u.Role, Banned: u.Banned}, nil
 }
 
 // changeMany runs changeUserEvent for each event in one transaction, its

@@ -93,7 +93,9 @@ func BenchmarkIngestUserUpdated(b *testing.B) {
 		b.Fatal(err)
 	}
 	seed(b, func(ctx context.Context, n int) error {
-		u := &clerkgate.User{ClerkUserID: fmt.Sprintf("user_bench%04d", n), Email: "seed@example.test", ClerkUpdatedAt: 1}
+		// A row as the service writes it: with the role its policy gives.
+		u := &clerkgate.User{ClerkUserID: fmt.Sprintf("user_bench%04d", n), Email: "seed@example.test", ClerkUpdatedAt: 1,
+			Role: policy.Default().StoredRole(nil)}
 		_, _, err := st.SaveClerkUser(ctx, u)
 		return err
 	})
