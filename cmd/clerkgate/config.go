@@ -92,7 +92,7 @@ func parseServiceConfig(getenv func(string) string, fl *serviceFlags, defAddr st
 	}
 	cfg := serviceConfig{
 		SecretKey: strings.TrimSpace(getenv("CLERK_SECRET_KEY")),
-		APIURL:    strings.TrimRight(strings.TrimSpace(getenv("CLERK_API_URL")), "/"),
+		APIURL:    apiBase(getenv("CLERK_API_URL")),
 		JWTKey:    strings.TrimSpace(getenv("CLERK_JWT_KEY")),
 		Issuer:    strings.TrimSpace(getenv("CLERK_ISSUER")),
 		Getenv:    getenv,
@@ -108,8 +108,6 @@ func parseServiceConfig(getenv func(string) string, fl *serviceFlags, defAddr st
 	}
 	if err := checkHTTPURL(cfg.APIURL); err != nil {
 		bad("CLERK_API_URL", "%v", err)
-	} else if strings.HasSuffix(cfg.APIURL, "/v1") {
-		bad("CLERK_API_URL", "give the base URL without /v1")
 	}
 	if cfg.JWTKey != "" {
 		if _, err := verify.ParsePublicKey(cfg.JWTKey); err != nil {
@@ -342,4 +340,12 @@ func maskURL(s string) string {
 		return strings.Replace(u.String(), ":%2A%2A%2A%2A@", ":****@", 1)
 	}
 	return u.String()
+}
+
+// apiBase is a Backend API URL as clerkgate takes it: the base without /v1
+// (SPEC §2). One given with /v1, as the Go SDK takes it, names the same API
+// and is read so.
+func apiBase(raw string) string {
+	u := strings.TrimRight(strings.TrimSpace(raw), "/")
+	return strings.TrimRight(strings.TrimSuffix(u, "/v1"), "/")
 }

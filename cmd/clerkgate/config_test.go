@@ -21,3 +21,20 @@ func TestAlgorithmsList(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIURLWithV1: CLERK_API_URL is the base without /v1; one given with
+// it (as the Go SDK takes it) names the same API.
+func TestAPIURLWithV1(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"http://127.0.0.1:9000", "http://127.0.0.1:9000/", "http://127.0.0.1:9000/v1", " http://127.0.0.1:9000/v1/ "} {
+		env := map[string]string{"CLERK_SECRET_KEY": "sk_test_x", "CLERK_API_URL": v}
+		cfg, err := parseServiceConfig(getenvFrom(env), &serviceFlags{}, defaultAddr)
+		if err != nil || cfg.APIURL != "http://127.0.0.1:9000" {
+			t.Errorf("CLERK_API_URL=%q: %q, %v; want http://127.0.0.1:9000", v, cfg.APIURL, err)
+		}
+	}
+	env := map[string]string{"CLERK_SECRET_KEY": "sk_test_x", "CLERK_API_URL": "ftp://example.com/v1"}
+	if _, err := parseServiceConfig(getenvFrom(env), &serviceFlags{}, defaultAddr); err == nil {
+		t.Error("an ftp URL was taken")
+	}
+}

@@ -46,7 +46,7 @@ func runImportLegacy(ctx context.Context, args []string, getenv func(string) str
 
 	var errs []error
 	secretKey := strings.TrimSpace(getenv("CLERK_SECRET_KEY"))
-	apiURL := strings.TrimRight(strings.TrimSpace(getenv("CLERK_API_URL")), "/")
+	apiURL := apiBase(getenv("CLERK_API_URL"))
 	if apiURL == "" {
 		apiURL = defaultAPIURL
 	}
@@ -58,8 +58,6 @@ func runImportLegacy(ctx context.Context, args []string, getenv func(string) str
 	}
 	if err := checkHTTPURL(apiURL); err != nil {
 		errs = append(errs, fmt.Errorf("CLERK_API_URL: %w", err))
-	} else if strings.HasSuffix(apiURL, "/v1") {
-		errs = append(errs, errors.New("CLERK_API_URL: give the base URL without /v1"))
 	}
 	db := pick(dbURL, getenv, "DATABASE_URL")
 	if db == "" {

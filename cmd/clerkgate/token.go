@@ -55,7 +55,7 @@ func parseTokenConfig(args []string, getenv func(string) string, stdout io.Write
 	if cfg.APIURL == "" {
 		cfg.APIURL = defaultEmulatorURL
 	}
-	cfg.APIURL = strings.TrimSuffix(strings.TrimRight(cfg.APIURL, "/"), "/v1")
+	cfg.APIURL = apiBase(cfg.APIURL)
 	if u, err := url.Parse(cfg.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, errors.New("--api-url (or CLERK_API_URL): not an http(s) URL"))
 	}
