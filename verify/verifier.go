@@ -20,6 +20,8 @@ type Verifier struct {
 	cache  *tokenCache  // nil when disabled
 	hits   atomic.Int64 // cache hits
 	misses atomic.Int64 // cache misses
+
+	strings interner // shared strings of cached claims
 }
 
 // New returns a Verifier for opts. It makes no network call: the first key
@@ -89,10 +91,16 @@ func (v *Verifier) VerifyWith(ctx context.Context, token string, p Policy) (*Cla
 	if err != nil {
 		return nil, err
 	}
-	if v.cache != nil {
-		v.cache.put(h, cacheEntry{claims: &pc.Claims, key: key, expires: v.expires(pc)}, now)
+	if v.cache == nil {
+		return v.admit(&pc.Claims, p)
 	}
-	return v.admit(&pc.Claims, p)
+	// The cached claims in an allocation of their own (not inside pc), with
+	// their repeating strings shared: a cached token's memory is its own.
+	c := new(Claims)
+	*c = pc.Claims
+	v.strings.internClaims(c)
+	v.cache.put(h, cacheEntry{claims: c, key: key, expires: v.expires(pc)}, now)
+	return v.admit(c, p)
 }
 
 // admit applies the checks that depend on the moment or the caller rather
