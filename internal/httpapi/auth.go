@@ -19,7 +19,7 @@ import (
 func (s *server) authenticate(p verify.Policy, next func(http.ResponseWriter, *http.Request, *identity.Identity)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ip := remoteIP(r)
-		if wait := s.limiter.blocked(ip, s.now()); wait > 0 {
+		if wait := s.limiter.blocked(ip, s.now); wait > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 			s.observeAuth("none", "rejected", "rate_limited")
 			writeProblem(w, r, &clerkgate.Error{Code: clerkgate.CodeRateLimited, Message: "too many failed authentications from this address; retry later"})

@@ -111,7 +111,7 @@ func (s *server) authenticateRoute(r *http.Request, route *policy.Route, ip stri
 	if route.Anonymous {
 		return s.optionalSession(r), nil
 	}
-	if wait := s.limiter.blocked(ip, s.now()); wait > 0 {
+	if wait := s.limiter.blocked(ip, s.now); wait > 0 {
 		s.observeAuth("none", "rejected", "rate_limited")
 		return nil, &rateLimitedError{wait: wait}
 	}

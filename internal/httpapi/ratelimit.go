@@ -53,18 +53,27 @@ func newFailureLimiter(limit int, window time.Duration, shared SharedFailures) *
 	return &failureLimiter{limit: limit, window: window, shared: shared, m: map[string]*failureBucket{}}
 }
 
-// blocked returns how long ip must wait, or 0.
-func (l *failureLimiter) blocked(ip string, now time.Time) time.Duration {
+// blocked returns how long ip must wait, or 0. It reads the clock only
+// when it has something to compare with: on every request, an address
+// that never failed costs a map lookup.
+func (l *failureLimiter) blocked(ip string, clock func() time.Time) time.Duration {
 	if l == nil {
 		return 0
 	}
 	var wait time.Duration
+	var now time.Time
 	l.mu.Lock()
-	if b, ok := l.m[ip]; ok && now.Before(b.blockedUntil) {
-		wait = b.blockedUntil.Sub(now)
+	if b, ok := l.m[ip]; ok && !b.blockedUntil.IsZero() {
+		now = clock()
+		if now.Before(b.blockedUntil) {
+			wait = b.blockedUntil.Sub(now)
+		}
 	}
 	l.mu.Unlock()
 	if l.shared != nil {
+		if now.IsZero() {
+			now = clock()
+		}
 		wait = max(wait, l.shared.Blocked(ip, now))
 	}
 	return wait

@@ -41,19 +41,19 @@ func TestFailureLimiterShared(t *testing.T) {
 			t.Fatal("blocked although the shared count did not block")
 		}
 	}
-	if calls != 5 || l.blocked("192.0.2.1", now) != 0 {
-		t.Fatalf("%d shared calls, blocked %v", calls, l.blocked("192.0.2.1", now))
+	if calls != 5 || l.blocked("192.0.2.1", func() time.Time { return now }) != 0 {
+		t.Fatalf("%d shared calls, blocked %v", calls, l.blocked("192.0.2.1", func() time.Time { return now }))
 	}
 	// A block decided by the shared count (here, or on another instance).
 	sharedBlock = 30 * time.Second
-	if !l.fail("192.0.2.1", now) || l.blocked("192.0.2.1", now) != 30*time.Second {
+	if !l.fail("192.0.2.1", now) || l.blocked("192.0.2.1", func() time.Time { return now }) != 30*time.Second {
 		t.Fatalf("the shared block is not the limiter's")
 	}
 	// Shared count out of reach: counted in-process, limit 2.
 	sharedBlock, down = 0, true
 	l.fail("192.0.2.2", now)
 	l.fail("192.0.2.2", now)
-	if !l.fail("192.0.2.2", now) || l.blocked("192.0.2.2", now) != time.Minute {
+	if !l.fail("192.0.2.2", now) || l.blocked("192.0.2.2", func() time.Time { return now }) != time.Minute {
 		t.Fatalf("the in-process fallback did not block")
 	}
 }
