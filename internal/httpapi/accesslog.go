@@ -26,16 +26,7 @@ func (s *server) logAccess(ctx context.Context, end time.Time, e *accessEntry) {
 		return
 	}
 	if s.accessLog == nil {
-		s.log.LogAttrs(ctx, slog.LevelInfo, "request",
-			slog.String("request_id", e.requestID),
-			slog.String("method", e.method),
-			slog.String("route", e.route),
-			slog.String("path", e.path),
-			slog.Int("status", e.status),
-			slog.Int64("bytes", e.bytes),
-			slog.Float64("duration_ms", float64(e.duration.Microseconds())/1000),
-			slog.String("remote_ip", e.remoteIP),
-		)
+		s.log.LogAttrs(ctx, slog.LevelInfo, "request", e.attrs()...)
 		return
 	}
 	buf := accessPool.Get().(*[]byte)
@@ -44,6 +35,21 @@ func (s *server) logAccess(ctx context.Context, end time.Time, e *accessEntry) {
 	*buf = b
 	if cap(b) <= 16<<10 {
 		accessPool.Put(buf)
+	}
+}
+
+// attrs are the access line's attributes for a slog record; the line
+// appendAccessJSON writes holds the same.
+func (e *accessEntry) attrs() []slog.Attr {
+	return []slog.Attr{
+		slog.String("request_id", e.requestID),
+		slog.String("method", e.method),
+		slog.String("route", e.route),
+		slog.String("path", e.path),
+		slog.Int("status", e.status),
+		slog.Int64("bytes", e.bytes),
+		slog.Float64("duration_ms", float64(e.duration.Microseconds())/1000),
+		slog.String("remote_ip", e.remoteIP),
 	}
 }
 

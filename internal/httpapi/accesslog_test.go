@@ -17,16 +17,7 @@ func slogAccessLine(t time.Time, e *accessEntry) []byte {
 	var buf bytes.Buffer
 	h := slog.NewJSONHandler(&buf, nil)
 	r := slog.NewRecord(t, slog.LevelInfo, "request", 0)
-	r.AddAttrs(
-		slog.String("request_id", e.requestID),
-		slog.String("method", e.method),
-		slog.String("route", e.route),
-		slog.String("path", e.path),
-		slog.Int("status", e.status),
-		slog.Int64("bytes", e.bytes),
-		slog.Float64("duration_ms", float64(e.duration.Microseconds())/1000),
-		slog.String("remote_ip", e.remoteIP),
-	)
+	r.AddAttrs(e.attrs()...)
 	if err := h.Handle(context.Background(), r); err != nil {
 		panic(err)
 	}
