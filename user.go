@@ -201,6 +201,13 @@ type LinkStore interface {
 // crockford is the lowercase Crockford base32 alphabet of user ids.
 const crockford = "0123456789abcdefghjkmnpqrstvwxyz"
 
+// NewSecurityEventID returns a new security event id for an event at at:
+// "sev_" and the lowercase ULID that NewUserID makes, so ids sort by time to
+// the millisecond.
+func NewSecurityEventID(at time.Time) string {
+	return "sev_" + NewUserID(at)[len("usr_"):]
+}
+
 // NewUserID returns a new local user id: "usr_" and 26 lowercase Crockford
 // base32 characters, 10 for now in Unix milliseconds and 16 for 80
 // crypto-random bits (a lowercase ULID). Ids sort by creation time to the

@@ -94,13 +94,7 @@ func (s *Store) UnlinkedUserByEmail(ctx context.Context, email string) (*clerkga
 	if err := rows.Err(); err != nil {
 		return nil, mapError("unlinked user by email", err)
 	}
-	switch len(found) {
-	case 0:
-		return nil, storecheck.UserNotFound()
-	case 1:
-		return found[0], nil
-	}
-	return nil, storecheck.Conflict("several users without a Clerk id have this email")
+	return storecheck.OneUnlinked(found)
 }
 
 // LinkClerkUser implements clerkgate.LinkStore.LinkClerkUser in one

@@ -22,7 +22,7 @@ const purgeBatch = 1000
 const securityEventColumns = `id, kind, at, ip, user_id, request_id, detail`
 
 // SaveSecurityEvent implements clerkgate.SecurityEventStore.SaveSecurityEvent.
-// A zero At is now; an empty ID is newSecurityEventID(At). An ID taken
+// A zero At is now; an empty ID is clerkgate.NewSecurityEventID(At). An ID taken
 // already is CodeConflict; an empty Kind, text that is not UTF-8 or has NUL
 // characters, or a Detail that is not valid JSON (or holds \u0000, which
 // jsonb cannot) is CodeInvalidRequest.
@@ -37,7 +37,7 @@ func (s *Store) SaveSecurityEvent(ctx context.Context, e clerkgate.SecurityEvent
 	at = millis(at)
 	id := e.ID
 	if id == "" {
-		id = newSecurityEventID(at)
+		id = clerkgate.NewSecurityEventID(at)
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO security_events (`+securityEventColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		id, e.Kind, at, e.IP, e.UserID, e.RequestID, metadata(e.Detail))
@@ -45,12 +45,6 @@ func (s *Store) SaveSecurityEvent(ctx context.Context, e clerkgate.SecurityEvent
 		return mapConflict("save security event", "a security event with the same id already exists", err)
 	}
 	return nil
-}
-
-// newSecurityEventID is "sev_" and the lowercase ULID of at that
-// clerkgate.NewUserID makes: ids sort by time to the millisecond.
-func newSecurityEventID(at time.Time) string {
-	return "sev_" + strings.TrimPrefix(clerkgate.NewUserID(at), "usr_")
 }
 
 // SecurityEvents implements clerkgate.SecurityEventStore.SecurityEvents

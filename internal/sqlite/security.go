@@ -21,7 +21,7 @@ const purgeBatch = 1000
 const securityEventColumns = `id, kind, at, ip, user_id, request_id, detail`
 
 // SaveSecurityEvent implements clerkgate.SecurityEventStore.SaveSecurityEvent.
-// A zero At is now; an empty ID is newSecurityEventID(At). An ID taken
+// A zero At is now; an empty ID is clerkgate.NewSecurityEventID(At). An ID taken
 // already is CodeConflict; an empty Kind, text that is not UTF-8 or has NUL
 // characters, or a Detail that is not valid JSON is CodeInvalidRequest.
 func (s *Store) SaveSecurityEvent(ctx context.Context, e clerkgate.SecurityEvent) error {
@@ -34,7 +34,7 @@ func (s *Store) SaveSecurityEvent(ctx context.Context, e clerkgate.SecurityEvent
 	}
 	id := e.ID
 	if id == "" {
-		id = newSecurityEventID(at)
+		id = clerkgate.NewSecurityEventID(at)
 	}
 	st, err := s.stmt(ctx, &s.saveEvent, s.w, `INSERT INTO security_events (`+securityEventColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
@@ -45,12 +45,6 @@ func (s *Store) SaveSecurityEvent(ctx context.Context, e clerkgate.SecurityEvent
 		return mapConflict("save security event", "a security event with the same id already exists", err)
 	}
 	return nil
-}
-
-// newSecurityEventID is "sev_" and the lowercase ULID of at that
-// clerkgate.NewUserID makes: ids sort by time to the millisecond.
-func newSecurityEventID(at time.Time) string {
-	return "sev_" + strings.TrimPrefix(clerkgate.NewUserID(at), "usr_")
 }
 
 // SecurityEvents implements clerkgate.SecurityEventStore.SecurityEvents

@@ -36,6 +36,18 @@ func Conflict(message string) error {
 	return &clerkgate.Error{Code: clerkgate.CodeConflict, Message: message}
 }
 
+// OneUnlinked is the answer of UnlinkedUserByEmail given the users found:
+// the one, CodeNotFound for none, CodeConflict for several (never a guess).
+func OneUnlinked(found []*clerkgate.User) (*clerkgate.User, error) {
+	switch len(found) {
+	case 0:
+		return nil, UserNotFound()
+	case 1:
+		return found[0], nil
+	}
+	return nil, Conflict("several users without a Clerk id have this email")
+}
+
 // Page sizes of the stores' listings.
 const (
 	DefaultLimit = 50

@@ -262,3 +262,17 @@ func TestNotFoundAndConflict(t *testing.T) {
 		}
 	}
 }
+
+func TestOneUnlinked(t *testing.T) {
+	t.Parallel()
+	a, b := &clerkgate.User{ID: "usr_a"}, &clerkgate.User{ID: "usr_b"}
+	if u, err := storecheck.OneUnlinked([]*clerkgate.User{a}); u != a || err != nil {
+		t.Errorf("one: %v, %v", u, err)
+	}
+	if _, err := storecheck.OneUnlinked(nil); clerkgate.ErrorCode(err) != clerkgate.CodeNotFound {
+		t.Errorf("none: %v, want not_found", err)
+	}
+	if _, err := storecheck.OneUnlinked([]*clerkgate.User{a, b}); clerkgate.ErrorCode(err) != clerkgate.CodeConflict {
+		t.Errorf("two: %v, want conflict", err)
+	}
+}
