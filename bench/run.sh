@@ -7,6 +7,7 @@
 #   ROUNDS=5 DURATION=20s bench/run.sh
 #   PERF=1 bench/run.sh                # also profile clerkgate serve under wrk (perf)
 #   PERF=1 PERF_OUT=/tmp/cg.perf.data bench/run.sh   # and keep the profile
+#   PERF=1 PERF_SERVER=a bench/run.sh  # profile server a (or b) instead of clerkgate
 #   CLERKGATE_REF=HEAD bench/run.sh    # clerkgate built from a commit, not the working tree
 #
 # What it does:
@@ -35,6 +36,7 @@ TOKENS=${TOKENS:-100000}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 PERF=${PERF:-0}
+PERF_SERVER=${PERF_SERVER:-c} # which server PERF=1 profiles: a, b or c
 CLERKGATE_REF=${CLERKGATE_REF:-} # a git commit to build clerkgate from; empty: the working tree
 
 die() { echo "run.sh: $*" >&2; exit 1; }
@@ -47,6 +49,7 @@ done
 (($(nproc) >= 2)) || die "needs two CPUs: one for the server, one for wrk"
 if [[ $PERF == 1 ]]; then
 	command -v perf >/dev/null || die "PERF=1 needs perf"
+	[[ $PERF_SERVER =~ ^[abc]$ ]] || die "PERF_SERVER must be a, b or c"
 fi
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -232,11 +235,11 @@ awk -v a="${med_us[a]}" -v b="${med_us[b]}" -v c="${med_us[c]}" \
 
 if [[ $PERF == 1 ]]; then
 	echo
-	echo "== perf: clerkgate serve under wrk for $DURATION (cpu-clock, 999 Hz, frame pointers)"
-	perf record -q -e cpu-clock -F 999 -g -p "$cg_pid" -o "$tmp/perf.data" -- sleep "$DURATION" 2>/dev/null &
+	echo "== perf: ${name[$PERF_SERVER]} under wrk for $DURATION (cpu-clock, 999 Hz, frame pointers)"
+	perf record -q -e cpu-clock -F 999 -g -p "${pid[$PERF_SERVER]}" -o "$tmp/perf.data" -- sleep "$DURATION" 2>/dev/null &
 	perf_pid=$!
 	pids+=("$perf_pid")
-	taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" -H "Authorization: Bearer $token" "${url[c]}" >"$tmp/wrk-perf.txt"
+	taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" -H "Authorization: Bearer $token" "${url[$PERF_SERVER]}" >"$tmp/wrk-perf.txt"
 	wait "$perf_pid"
 	echo "$(awk '/^Requests\/sec:/ { print $2 }' "$tmp/wrk-perf.txt") req/s while profiled"
 	if [[ -n ${PERF_OUT:-} ]]; then

@@ -78,7 +78,7 @@ func (s *server) handleStartSync(w http.ResponseWriter, r *http.Request, id *ide
 		return
 	}
 	s.security.Record(r.Context(), clerkgate.SecurityEvent{Kind: clerkgate.EventAdminAction, UserID: id.User.ID,
-		IP: remoteIP(r), RequestID: requestIDFrom(r.Context())}, map[string]any{"action": "sync", "run": run.ID, "dry_run": req.DryRun})
+		IP: remoteIP(r), RequestID: requestID(r)}, map[string]any{"action": "sync", "run": run.ID, "dry_run": req.DryRun})
 	w.Header().Set("Location", "/admin/sync/"+run.ID)
 	writeJSON(w, http.StatusAccepted, run)
 }

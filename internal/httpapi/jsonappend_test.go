@@ -58,3 +58,18 @@ func TestWriteJSONFailureIsProblem(t *testing.T) {
 		t.Fatalf("%d %q %s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
 	}
 }
+
+func BenchmarkMeAppendJSON(b *testing.B) {
+	id := "usr_01m80th5z7xn0dsq0vj98h72bj"
+	now := time.Date(2026, 11, 22, 1, 2, 3, 456000000, time.UTC)
+	m := meResponse{ID: &id, ClerkUserID: "user_2pYx0abcdefghijklmnopqrstu", Email: "alice@example.com",
+		FirstName: "Alice", LastName: "Admin", ImageURL: "https://img.clerk.com/eyJ0eXBlIjoiZGVmYXVsdCIsImlpZCI6InVzZXJfYWxpY2UifQ",
+		Role: "admin", Permissions: []string{"*", "org:dashboard:manage", "org:dashboard:read", "org:teams:manage", "org:teams:read"},
+		SessionID: "sess_clUi3F4SKS6tkJKqn8W1jYMW3J9", Org: &meOrg{ID: "org_acme", Slug: "acme", Role: "org:admin",
+			Permissions: []string{"org:dashboard:manage", "org:dashboard:read", "org:teams:manage", "org:teams:read"}},
+		CreatedAt: &now, UpdatedAt: &now}
+	buf := make([]byte, 0, 1024)
+	for b.Loop() {
+		buf = m.appendJSON(buf[:0])
+	}
+}

@@ -170,7 +170,7 @@ func (s *server) legacyUsed(r *http.Request, win LegacyWindow, id string) {
 		ip = forwardedClientIP(r)
 	}
 	s.security.Record(r.Context(), clerkgate.SecurityEvent{
-		Kind: clerkgate.EventLegacyTokenUsed, IP: ip, UserID: id, RequestID: requestIDFrom(r.Context()),
+		Kind: clerkgate.EventLegacyTokenUsed, IP: ip, UserID: id, RequestID: requestID(r),
 	}, detail)
 }
 

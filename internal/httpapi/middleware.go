@@ -1,31 +1,42 @@
 package httpapi
 
 import (
-	"context"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
 	"github.com/clerkgate/clerkgate"
+	"github.com/clerkgate/clerkgate/internal/identity"
 )
 
-type ctxKey int
-
-// stateKey is the context key of the request's *reqState.
-const stateKey ctxKey = 0
-
 // reqState is what the service keeps of one request, in one allocation:
-// the writer that records the answer's status and size, and the request id.
+// the writer that records the answer's status and size (handlers get the
+// *reqState itself as their ResponseWriter), when the request came in, the
+// request id's header values, and room for the caller's identity.
 type reqState struct {
 	statusWriter
-	id       string
-	idHeader [1]string // X-Request-Id's value slice in the response header
+	start    time.Time
+	reqID    [1]string // X-Request-Id's value slice in the request header
+	respID   [1]string // and in the response header
+	identity identity.Identity
 }
 
-func requestIDFrom(ctx context.Context) string {
-	if st, ok := ctx.Value(stateKey).(*reqState); ok {
-		return st.id
+// stateOf is the request's state when w is the writer observe handed down,
+// else nil (a handler called on its own, as in some tests).
+func stateOf(w http.ResponseWriter) *reqState {
+	st, _ := w.(*reqState)
+	return st
+}
+
+// requestID is the request's id. observe puts the id it settled on (the
+// client's when sane, else a new one) into the request's own X-Request-Id
+// header, as proxies such as Envoy do, so the id travels with the request
+// to every handler and to the upstream without a copy of the request; the
+// check keeps a client's raw value out when observe did not run.
+func requestID(r *http.Request) string {
+	if v := r.Header["X-Request-Id"]; len(v) > 0 && clerkgate.SaneRequestID(v[0]) {
+		return v[0]
 	}
 	return ""
 }
@@ -63,39 +74,39 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // never raw paths.
 func (s *server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		st := &reqState{statusWriter: statusWriter{ResponseWriter: w}}
-		st.id = clerkgate.RequestIDOrNew(r.Header.Get("X-Request-Id"))
-		st.idHeader[0] = st.id
-		w.Header()["X-Request-Id"] = st.idHeader[:] // canonical key; saves Set's allocation
-		r = r.WithContext(context.WithValue(r.Context(), stateKey, st))
-		sw := &st.statusWriter
+		st := &reqState{statusWriter: statusWriter{ResponseWriter: w}, start: time.Now()}
+		id := clerkgate.RequestIDOrNew(r.Header.Get("X-Request-Id"))
+		st.reqID[0], st.respID[0] = id, id
+		// Canonical keys assigned directly: saves Set's allocation.
+		r.Header["X-Request-Id"] = st.reqID[:]
+		w.Header()["X-Request-Id"] = st.respID[:]
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.log.LogAttrs(r.Context(), slog.LevelError, "panic", slog.String("request_id", st.id),
+				s.log.LogAttrs(r.Context(), slog.LevelError, "panic", slog.String("request_id", id),
 					slog.Any("panic", p))
-				if sw.status == 0 {
-					writeProblem(sw, r, &clerkgate.Error{Code: clerkgate.CodeInternal})
+				if st.status == 0 {
+					writeProblem(st, r, &clerkgate.Error{Code: clerkgate.CodeInternal})
 				}
 			}
 			route := r.Pattern
 			if route == "" {
 				route = "unmatched"
 			}
-			end := time.Now()
-			d := end.Sub(start)
+			// One monotonic reading (time.Since) instead of a second
+			// time.Now: the end is the start plus the duration.
+			d := time.Since(st.start)
 			if s.metrics != nil {
-				s.metrics.ObserveHTTP(route, sw.status, d)
+				s.metrics.ObserveHTTP(route, st.status, d)
 			}
-			s.logAccess(r.Context(), end, &accessEntry{
-				requestID: st.id, method: r.Method, route: route, path: r.URL.Path,
-				status: sw.status, bytes: sw.bytes, duration: d, remoteIP: remoteIP(r),
+			s.logAccess(r.Context(), st.start.Add(d), &accessEntry{
+				requestID: id, method: r.Method, route: route, path: r.URL.Path,
+				status: st.status, bytes: st.bytes, duration: d, remoteIP: remoteIP(r),
 			})
 		}()
-		next.ServeHTTP(sw, r)
+		next.ServeHTTP(st, r)
 	})
 }
 

@@ -69,7 +69,7 @@ func writeProblemStatus(w http.ResponseWriter, r *http.Request, code clerkgate.C
 		Status:    status,
 		Detail:    detail,
 		Code:      string(code),
-		RequestID: requestIDFrom(r.Context()),
+		RequestID: requestID(r),
 	})
 }
 

@@ -159,7 +159,7 @@ func (p *proxy) serve(w http.ResponseWriter, r *http.Request, target *url.URL) {
 	// The server's read timeout is for its own small requests; a proxied
 	// body or websocket lasts as long as the upstream lets it.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
-	st := &proxyState{target: target, path: canon, route: route, principal: principal, requestID: requestIDFrom(r.Context())}
+	st := &proxyState{target: target, path: canon, route: route, principal: principal, requestID: requestID(r)}
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), proxyKey{}, st)))
 }
 
@@ -208,7 +208,7 @@ func (p *proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error)
 		route = st.route.Path
 	}
 	p.s.log.LogAttrs(r.Context(), level, "upstream request failed",
-		slog.String("request_id", requestIDFrom(r.Context())),
+		slog.String("request_id", requestID(r)),
 		slog.String("route", route),
 		slog.String("error", err.Error()))
 	writeProblemStatus(w, r, clerkgate.CodeUnavailable, http.StatusBadGateway,

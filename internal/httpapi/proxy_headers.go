@@ -171,6 +171,6 @@ func (s *server) recordSpoofing(r *http.Request, names []string) {
 	s.security.Record(r.Context(), clerkgate.SecurityEvent{
 		Kind:      clerkgate.EventHeaderSpoofing,
 		IP:        remoteIP(r),
-		RequestID: requestIDFrom(r.Context()),
+		RequestID: requestID(r),
 	}, map[string]any{"headers": names})
 }

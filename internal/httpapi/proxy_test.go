@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -290,5 +292,56 @@ func TestProxyUpstreamFromPolicy(t *testing.T) {
 	}
 	if a := f.get(t, "/healthz", ""); a.status != 200 {
 		t.Fatalf("healthz: %d", a.status)
+	}
+}
+
+// TestRequestIDTravels checks that one request id, the client's when sane
+// and a new one otherwise, is on the answer, in a problem document and on
+// the request the upstream gets.
+func TestRequestIDTravels(t *testing.T) {
+	f := newHookFixture(t, nil)
+	fresh := regexp.MustCompile(`^[0-9a-f]{24}$`)
+	do := func(path, sent string) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", f.url+path, nil)
+		if sent != "" {
+			req.Header.Set("X-Request-Id", sent)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, body
+	}
+	for _, sent := range []string{"req-7.a_b:c", "", "two words", "<x>", strings.Repeat("a", 129)} {
+		sane := clerkgate.SaneRequestID(sent)
+		// Proxied: the upstream sees the answer's id.
+		resp, body := do("/open/x", sent)
+		got := resp.Header.Values("X-Request-Id")
+		var out struct {
+			Header http.Header `json:"header"`
+		}
+		if err := json.Unmarshal(body, &out); err != nil {
+			t.Fatalf("sent %q: %v in %s", sent, err, body)
+		}
+		if len(got) != 1 || (sane && got[0] != sent) || (!sane && !fresh.MatchString(got[0])) {
+			t.Errorf("sent %q: answer's X-Request-Id %q", sent, got)
+			continue
+		}
+		if up := out.Header.Values("X-Request-Id"); !slices.Equal(up, got) {
+			t.Errorf("sent %q: upstream got X-Request-Id %q, answer has %q", sent, up, got)
+		}
+		// A problem document names the same id as its header.
+		resp, body = do("/auth/me", sent)
+		var doc struct {
+			RequestID string `json:"request_id"`
+		}
+		json.Unmarshal(body, &doc)
+		if resp.StatusCode != http.StatusUnauthorized || doc.RequestID == "" || doc.RequestID != resp.Header.Get("X-Request-Id") ||
+			(sane && doc.RequestID != sent) {
+			t.Errorf("sent %q: %d, request_id %q, X-Request-Id %q", sent, resp.StatusCode, doc.RequestID, resp.Header.Get("X-Request-Id"))
+		}
 	}
 }

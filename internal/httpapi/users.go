@@ -174,7 +174,7 @@ func (s *server) handlePatchUser(w http.ResponseWriter, r *http.Request, id *ide
 	}
 	if stored.Role != u.Role {
 		s.security.Record(r.Context(), clerkgate.SecurityEvent{Kind: clerkgate.EventRoleChanged, UserID: stored.ID,
-			IP: remoteIP(r), RequestID: requestIDFrom(r.Context())},
+			IP: remoteIP(r), RequestID: requestID(r)},
 			map[string]any{"from": u.Role, "to": stored.Role, "by": id.User.ID})
 	}
 	writeJSON(w, http.StatusOK, newUserJSON(stored))
@@ -231,7 +231,7 @@ func (s *server) handleBan(ban bool) func(http.ResponseWriter, *http.Request, *i
 		}
 		if ban {
 			s.security.Record(r.Context(), clerkgate.SecurityEvent{Kind: clerkgate.EventUserBanned, UserID: stored.ID,
-				IP: remoteIP(r), RequestID: requestIDFrom(r.Context())}, map[string]any{"by": id.User.ID})
+				IP: remoteIP(r), RequestID: requestID(r)}, map[string]any{"by": id.User.ID})
 		}
 		s.adminAction(r, id, action, stored.ID)
 		writeJSON(w, http.StatusOK, newUserJSON(stored))
@@ -257,14 +257,14 @@ func (s *server) handleDeleteUser(w http.ResponseWriter, r *http.Request, id *id
 		return
 	}
 	s.security.Record(r.Context(), clerkgate.SecurityEvent{Kind: clerkgate.EventUserDeleted, UserID: u.ID,
-		IP: remoteIP(r), RequestID: requestIDFrom(r.Context())}, map[string]any{"by": id.User.ID, "source": "admin"})
+		IP: remoteIP(r), RequestID: requestID(r)}, map[string]any{"by": id.User.ID, "source": "admin"})
 	s.adminAction(r, id, "delete", u.ID)
 	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *server) adminAction(r *http.Request, id *identity.Identity, action, target string) {
 	s.security.Record(r.Context(), clerkgate.SecurityEvent{Kind: clerkgate.EventAdminAction, UserID: id.User.ID,
-		IP: remoteIP(r), RequestID: requestIDFrom(r.Context())}, map[string]any{"action": action, "target": target})
+		IP: remoteIP(r), RequestID: requestID(r)}, map[string]any{"action": action, "target": target})
 }
 
 // securityEventJSON is a security event as the admin API shows it.

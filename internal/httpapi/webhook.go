@@ -37,7 +37,7 @@ func (s *server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	msgID, err := s.webhook.Verify(r.Header, body)
 	if err != nil {
 		s.security.Record(r.Context(), clerkgate.SecurityEvent{
-			Kind: clerkgate.EventWebhookSignatureInvalid, IP: remoteIP(r), RequestID: requestIDFrom(r.Context()),
+			Kind: clerkgate.EventWebhookSignatureInvalid, IP: remoteIP(r), RequestID: requestID(r),
 		}, map[string]any{"reason": verify.Reason(err)})
 		if s.metrics != nil {
 			s.metrics.ObserveWebhook("none", usersync.ResultRejected)
@@ -47,14 +47,14 @@ func (s *server) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := s.syncer.HandleWebhook(r.Context(), usersync.Message{
-		ID: msgID, Body: body, IP: remoteIP(r), RequestID: requestIDFrom(r.Context()),
+		ID: msgID, Body: body, IP: remoteIP(r), RequestID: requestID(r),
 	})
 	level := slog.LevelInfo
 	if err != nil {
 		level = slog.LevelWarn
 	}
 	s.log.LogAttrs(r.Context(), level, "webhook",
-		slog.String("request_id", requestIDFrom(r.Context())),
+		slog.String("request_id", requestID(r)),
 		slog.String("svix_id", msgID),
 		slog.String("type", out.Type),
 		slog.String("result", out.Result),

@@ -121,6 +121,17 @@ var errRevoked = &verify.Error{Code: clerkgate.CodeSessionRevoked, Reason: "user
 // Resolve returns the identity of verified claims. A user deleted or banned
 // in the local store, or unknown to Clerk, is session_revoked.
 func (s *Service) Resolve(ctx context.Context, c *verify.Claims) (*Identity, error) {
+	id := new(Identity)
+	if err := s.ResolveInto(ctx, c, id); err != nil {
+		return nil, err
+	}
+	return id, nil
+}
+
+// ResolveInto is Resolve into storage of the caller's (the request path
+// keeps it in its per-request state: one allocation fewer). id is
+// overwritten; on error its contents are unspecified.
+func (s *Service) ResolveInto(ctx context.Context, c *verify.Claims, id *Identity) error {
 	now := s.o.Now()
 	e, ok := s.cache.get(c.Subject, now)
 	if s.o.OnCacheLookup != nil {
@@ -129,15 +140,15 @@ func (s *Service) Resolve(ctx context.Context, c *verify.Claims) (*Identity, err
 	if !ok {
 		var err error
 		if e, err = s.load(ctx, c.Subject); err != nil {
-			return nil, err
+			return err
 		}
 	} else if e.pending && !now.Before(e.retryAt) {
 		s.retryPending(c.Subject, now)
 	}
 	if e.user.Deleted() || e.user.Banned {
-		return nil, errRevoked
+		return errRevoked
 	}
-	id := &Identity{User: e.user, Claims: c, ProfilePending: e.pending, Org: effectiveOrg(c, e)}
+	*id = Identity{User: e.user, Claims: c, ProfilePending: e.pending, Org: effectiveOrg(c, e)}
 	var orgRole string
 	var orgPerms []string
 	if id.Org != nil {
@@ -146,7 +157,7 @@ func (s *Service) Resolve(ctx context.Context, c *verify.Claims) (*Identity, err
 	pol := s.policy()
 	id.Role = pol.ResolveRoleFrom(e.metadataRole, orgRole)
 	id.Permissions = pol.PermissionsFor(id.Role, orgPerms)
-	return id, nil
+	return nil
 }
 
 // load reads the user from the store, or fetches it from Clerk, once for
