@@ -68,7 +68,7 @@ func (v *Verifier) VerifyWith(ctx context.Context, token string, p Policy) (*Cla
 	now := v.cfg.Now()
 	var h tokenHash
 	if v.cache != nil {
-		h = hashToken(token)
+		h = v.cache.key(token)
 		if e, ok := v.cache.get(h); ok {
 			switch {
 			case !now.Before(e.expires):
