@@ -17,6 +17,7 @@ import (
 
 	"github.com/clerkgate/clerkgate"
 	"github.com/clerkgate/clerkgate/internal/clerkapi"
+	"github.com/clerkgate/clerkgate/internal/gcfloor"
 	"github.com/clerkgate/clerkgate/internal/httpapi"
 	"github.com/clerkgate/clerkgate/internal/identity"
 	"github.com/clerkgate/clerkgate/internal/legacy"
@@ -335,11 +336,21 @@ func cachedCheck(period time.Duration, check func(context.Context) error) func(c
 	}
 }
 
+// gcHeapFloor is the least heap goal of a running service (package
+// gcfloor), unless GOGC is set.
+const gcHeapFloor = 32 << 20
+
 // run serves on ln (and on metricsLn when set) until ctx ends, then shuts
 // down gracefully within shutdownTimeout.
 func (s *service) run(ctx context.Context, ln, metricsLn net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// A heap goal of at least gcHeapFloor while the live heap is small:
+	// fewer collections under load (docs/performance.md). An operator's
+	// GOGC is left alone.
+	if _, set := os.LookupEnv("GOGC"); !set {
+		defer gcfloor.Start(gcHeapFloor, 100)()
+	}
 	s.verifier.Start(ctx)
 	s.startRedis(ctx)
 	go s.pollDenials(ctx)
