@@ -19,10 +19,15 @@
 #         v2.7.0 RequireHeaderAuthorization, JWKS from the emulator)
 #      c: clerkgate serve (SQLite, JWKS from the emulator, JSON access log to a
 #         file) answering GET /auth/me;
-#   3. runs wrk pinned to CPU $LOAD_CPU on a, b, c in turn, $ROUNDS times, all
-#      with the same Authorization header, and prints per-round figures (wrk's
-#      req/s and p99, the server's CPU time per request and share of a core),
-#      medians and the ratios c/a and b/a;
+#   3. runs wrk pinned to CPU $LOAD_CPU on a, c, b in turn (odd rounds) or
+#      b, c, a (even rounds), $ROUNDS times, all with the same Authorization
+#      header, and prints per-round figures (wrk's req/s and p99, the
+#      server's CPU time per request and share of a core), medians, the
+#      ratios c/a and b/a of the medians and the median of each round's own
+#      c/a. a and c always run next to each other and swap places every
+#      round: on a machine whose speed drifts within seconds (a shared
+#      virtual machine), a slow spell then falls on both more often than on
+#      one, and a drift in one direction favours neither;
 #   4. mints $TOKENS distinct tokens (bench/cmd/mint), sends each once to
 #      clerkgate's /auth/me (bench/cmd/replay) and prints clerkgate's RSS.
 #
@@ -183,9 +188,11 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) 
 # and its share of the run shows whether it had its core to itself (about
 # 100%) or lost it to other processes ("cpu0 busy" near 100%, server less).
 declare -A rps p99 usreq share busy0
-echo "== wrk (CPU $LOAD_CPU): -t1 -c$CONNS -d$DURATION --latency, $ROUNDS rounds of a, b, c"
+echo "== wrk (CPU $LOAD_CPU): -t1 -c$CONNS -d$DURATION --latency, $ROUNDS rounds of a, c, b (odd rounds) or b, c, a (even)"
 for ((r = 1; r <= ROUNDS; r++)); do
-	for s in a b c; do
+	order="a c b"
+	((r % 2)) || order="b c a"
+	for s in $order; do
 		out=$tmp/wrk-$s-$r.txt
 		t0=$(cpu_ticks "${pid[$s]}") z0=$(cpu0_ticks)
 		taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" --latency \
@@ -230,6 +237,13 @@ done
 echo
 awk -v a="${med_rps[a]}" -v b="${med_rps[b]}" -v c="${med_rps[c]}" \
 	'BEGIN { printf "ratios of the median req/s: c/a = %.2f, b/a = %.2f, c/b = %.1f\n", c / a, b / a, c / b }'
+pair_ca=() pair_ba=()
+for ((r = 1; r <= ROUNDS; r++)); do
+	pair_ca+=("$(awk -v a="${rps[a,$r]}" -v c="${rps[c,$r]}" 'BEGIN { printf "%.3f", c / a }')")
+	pair_ba+=("$(awk -v a="${rps[a,$r]}" -v b="${rps[b,$r]}" 'BEGIN { printf "%.3f", b / a }')")
+done
+printf 'c/a of each round (a and c side by side): %s; median %.2f (b/a: median %.2f)\n' \
+	"$(printf '%.2f ' "${pair_ca[@]}" | sed 's/ $//')" "$(median "${pair_ca[@]}")" "$(median "${pair_ba[@]}")"
 awk -v a="${med_us[a]}" -v b="${med_us[b]}" -v c="${med_us[c]}" \
 	'BEGIN { printf "ratios of the median CPU cost per request (a/x, comparable to req/s ratios): c: %.2f, b: %.2f\n", a / c, a / b }'
 
