@@ -96,3 +96,18 @@ func TestAppendRFC3339Nano(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkAppendRFC3339Nano(b *testing.B) {
+	utc := time.Date(2026, 11, 22, 3, 4, 5, 123_000_000, time.UTC)
+	for _, tt := range []struct {
+		name string
+		t    time.Time
+	}{{"utc", utc}, {"local", utc.In(time.Local)}, {"zone", utc.In(time.FixedZone("east", 5*3600+30*60))}} {
+		b.Run(tt.name, func(b *testing.B) {
+			buf := make([]byte, 0, 64)
+			for b.Loop() {
+				buf = appendRFC3339Nano(buf[:0], tt.t)
+			}
+		})
+	}
+}
