@@ -78,6 +78,9 @@ func (s *server) observe(next http.Handler) http.Handler {
 		id := clerkgate.RequestIDOrNew(r.Header.Get("X-Request-Id"))
 		st.reqID[0], st.respID[0] = id, id
 		// Canonical keys assigned directly: saves Set's allocation.
+		if r.Header == nil { // a request built by hand, not by net/http
+			r.Header = http.Header{}
+		}
 		r.Header["X-Request-Id"] = st.reqID[:]
 		w.Header()["X-Request-Id"] = st.respID[:]
 		defer func() {

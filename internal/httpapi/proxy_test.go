@@ -345,3 +345,15 @@ func TestRequestIDTravels(t *testing.T) {
 		}
 	}
 }
+
+// A request built by hand without a header map is served, not a panic.
+func TestRequestWithoutHeaderMap(t *testing.T) {
+	h := httpapi.NewServer(httpapi.Deps{})
+	r := httptest.NewRequest("GET", "/healthz", nil)
+	r.Header = nil
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusOK || !regexp.MustCompile(`^[0-9a-f]{24}$`).MatchString(w.Header().Get("X-Request-Id")) {
+		t.Fatalf("%d, X-Request-Id %q", w.Code, w.Header().Get("X-Request-Id"))
+	}
+}
