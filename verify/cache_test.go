@@ -42,8 +42,10 @@ func TestTokenHasher(t *testing.T) {
 			}
 		}
 	}
+	// Each cache has a key of its own (the SHA-256 fallback needs none: it
+	// rests on SHA-256's collision resistance, as the cache did before).
 	a, b := newTokenHasher(), newTokenHasher()
-	if a.hash(base) == b.hash(base) {
+	if a.gmac != nil && a.hash(base) == b.hash(base) {
 		t.Error("two caches key a token alike: the key is not their own")
 	}
 }
