@@ -25,38 +25,18 @@ func (s *server) authenticate(p verify.Policy, next func(http.ResponseWriter, *h
 			writeProblem(w, r, &clerkgate.Error{Code: clerkgate.CodeRateLimited, Message: "too many failed authentications from this address; retry later"})
 			return
 		}
-		if s.legacy != nil {
-			if tok, err := verify.TokenFromRequest(r); err == nil && s.legacy.IsLegacy(tok) {
-				s.authenticateLegacy(w, r, ip, tok, next)
-				return
-			}
-		}
-		st := stateOf(w)
-		var claims *verify.Claims
-		var err error
-		if s.metrics == nil {
-			claims, err = s.verifier.VerifyRequest(r, p)
-		} else if st != nil {
-			// Two monotonic readings against the request's start instead
-			// of a time.Now and a time.Since.
-			t0 := time.Since(st.start)
-			claims, err = s.verifier.VerifyRequest(r, p)
-			s.metrics.AuthVerifyDuration.Observe((time.Since(st.start) - t0).Seconds())
-		} else {
-			start := time.Now()
-			claims, err = s.verifier.VerifyRequest(r, p)
-			s.metrics.AuthVerifyDuration.Observe(time.Since(start).Seconds())
+		tok, err := verify.TokenFromRequest(r)
+		if err == nil && s.legacy != nil && s.legacy.IsLegacy(tok) {
+			s.authenticateLegacy(w, r, ip, tok, next)
+			return
 		}
 		var id *identity.Identity
 		if err == nil {
-			if st != nil {
-				id = &st.identity
-			} else {
-				id = new(identity.Identity)
+			var into *identity.Identity // the request state's room, when there is one
+			if st := stateOf(w); st != nil {
+				into = &st.identity
 			}
-			if err = s.identity.ResolveInto(r.Context(), claims, id); err != nil {
-				id = nil
-			}
+			id, err = s.verifySession(r, tok, p, into)
 		}
 		if err != nil {
 			method := "session"

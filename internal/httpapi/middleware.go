@@ -12,11 +12,10 @@ import (
 
 // reqState is what the service keeps of one request, in one allocation:
 // the writer that records the answer's status and size (handlers get the
-// *reqState itself as their ResponseWriter), when the request came in, the
-// request id's header values, and room for the caller's identity.
+// *reqState itself as their ResponseWriter), the request id's header
+// values, and room for the caller's identity.
 type reqState struct {
 	statusWriter
-	start    time.Time
 	reqID    [1]string // X-Request-Id's value slice in the request header
 	respID   [1]string // and in the response header
 	identity identity.Identity
@@ -74,7 +73,8 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // never raw paths.
 func (s *server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st := &reqState{statusWriter: statusWriter{ResponseWriter: w}, start: time.Now()}
+		start := time.Now()
+		st := &reqState{statusWriter: statusWriter{ResponseWriter: w}}
 		id := clerkgate.RequestIDOrNew(r.Header.Get("X-Request-Id"))
 		st.reqID[0], st.respID[0] = id, id
 		// Canonical keys assigned directly: saves Set's allocation.
@@ -100,11 +100,11 @@ func (s *server) observe(next http.Handler) http.Handler {
 			}
 			// One monotonic reading (time.Since) instead of a second
 			// time.Now: the end is the start plus the duration.
-			d := time.Since(st.start)
+			d := time.Since(start)
 			if s.metrics != nil {
 				s.metrics.ObserveHTTP(route, st.status, d)
 			}
-			s.logAccess(r.Context(), st.start.Add(d), &accessEntry{
+			s.logAccess(r.Context(), start.Add(d), &accessEntry{
 				requestID: id, method: r.Method, route: route, path: r.URL.Path,
 				status: st.status, bytes: st.bytes, duration: d, remoteIP: remoteIP(r),
 			})

@@ -127,7 +127,7 @@ func (s *server) authenticateRoute(r *http.Request, route *policy.Route, ip stri
 	case s.legacy != nil && s.legacy.IsLegacy(tok):
 		return s.legacyPrincipal(r, ip, route, tok)
 	}
-	id, err := s.verifySession(r, tok, verify.Policy{AllowPending: route.AllowPending})
+	id, err := s.verifySession(r, tok, verify.Policy{AllowPending: route.AllowPending}, nil)
 	if err != nil {
 		s.observeAuth("session", "rejected", reasonOf(err))
 		s.authFailed(r, ip, err)
@@ -153,8 +153,9 @@ func (s *server) authenticateRoute(r *http.Request, route *policy.Route, ip stri
 	return p, nil
 }
 
-// verifySession verifies a session token and resolves its caller.
-func (s *server) verifySession(r *http.Request, tok string, p verify.Policy) (*identity.Identity, error) {
+// verifySession verifies a session token and resolves its caller into
+// into, or into a new Identity when into is nil.
+func (s *server) verifySession(r *http.Request, tok string, p verify.Policy, into *identity.Identity) (*identity.Identity, error) {
 	start := time.Now()
 	claims, err := s.verifier.VerifyWith(r.Context(), tok, p)
 	if s.metrics != nil {
@@ -163,7 +164,13 @@ func (s *server) verifySession(r *http.Request, tok string, p verify.Policy) (*i
 	if err != nil {
 		return nil, err
 	}
-	return s.identity.Resolve(r.Context(), claims)
+	if into == nil {
+		into = new(identity.Identity)
+	}
+	if err := s.identity.ResolveInto(r.Context(), claims, into); err != nil {
+		return nil, err
+	}
+	return into, nil
 }
 
 // optionalSession is the caller of an anonymous route: a valid, active,
@@ -173,7 +180,7 @@ func (s *server) optionalSession(r *http.Request) *Principal {
 	if err != nil || isMachineToken(tok) || (s.legacy != nil && s.legacy.IsLegacy(tok)) {
 		return nil
 	}
-	id, err := s.verifySession(r, tok, verify.Policy{})
+	id, err := s.verifySession(r, tok, verify.Policy{}, nil)
 	if err != nil || id.Claims.Actor != nil {
 		return nil
 	}
